@@ -1,0 +1,229 @@
+"""Recording routes over real HTTP (pytest-aiohttp's TestServer) on a small app: the routes and a Recorder."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from camhub import recordings
+from camhub.fanout import BOUNDARY
+from camhub.recorder import RECORDER, Recorder
+from test_recorder import H0, JPEGS, tagged
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+START = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+
+
+def parse_mjpeg(body: bytes) -> list[tuple[dict[str, str], bytes]]:
+    """Strict multipart/x-mixed-replace parser: boundary, headers, exactly Content-Length bytes, close delimiter."""
+    parts: list[tuple[dict[str, str], bytes]] = []
+    delimiter = f"--{BOUNDARY}".encode()
+    pos = 0
+    while True:
+        assert body[pos : pos + len(delimiter)] == delimiter, f"no boundary at {pos}"
+        pos += len(delimiter)
+        if body[pos:] == b"--\r\n":
+            return parts
+        assert body[pos : pos + 2] == b"\r\n"
+        head_end = body.index(b"\r\n\r\n", pos)
+        headers = dict(line.split(": ", 1) for line in body[pos + 2 : head_end].decode().split("\r\n"))
+        start = head_end + 4
+        end = start + int(headers["Content-Length"])
+        parts.append((headers, body[start:end]))
+        assert body[end : end + 2] == b"\r\n"
+        pos = end + 2
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> web.Application:
+    async def recorder_ctx(app: web.Application) -> AsyncIterator[None]:
+        rec = Recorder(tmp_path / "recordings", record="cam1", clock=lambda: H0)
+        await rec.start()
+        app[RECORDER] = rec
+        yield
+        await rec.close()
+
+    app = web.Application()
+    app.cleanup_ctx.append(recorder_ctx)
+    recordings.add_routes(app)
+    return app
+
+
+@pytest.fixture
+async def client(app: web.Application, aiohttp_client: MakeClient) -> Client:
+    return await aiohttp_client(app)
+
+
+async def record(client: Client, device: str, count: int, step: float = 0.1, t0: float = H0) -> list[bytes]:
+    rec = client.app[RECORDER]
+    sent = [tagged(JPEGS[i % len(JPEGS)], f"{device}:{i}") for i in range(count)]
+    for i, jpeg in enumerate(sent):
+        await rec.record(device, i, 10_000 + round(i * step * 1000), t0 + i * step, jpeg)
+    return sent
+
+
+async def get_json(client: Client, url: str, status: int = 200) -> Any:
+    response = await client.get(url)
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/json"
+    return await response.json()
+
+
+async def test_playback_is_bit_exact(client: Client) -> None:
+    sent = await record(client, "cam1", 12)
+    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 60}&speed=0")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    parts = parse_mjpeg(await response.read())
+    assert [jpeg for _, jpeg in parts] == sent
+    headers = parts[3][0]
+    assert headers["Content-Type"] == "image/jpeg"
+    assert headers["X-Frame-Seq"] == "3"
+    assert float(headers["X-Timestamp"]) == pytest.approx(H0 + 0.3)
+
+
+async def test_playback_selects_the_range_iso_or_unix(client: Client) -> None:
+    sent = await record(client, "cam1", 30)
+    response = await client.get(
+        "/devices/cam1/playback.mjpg", params={"start": "2024-05-01T12:00:01Z", "end": str(H0 + 1.45), "speed": "0"}
+    )
+    assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[10:15]
+    response = await client.get(  # no zone means UTC; an unencoded '+' arrives as a space
+        "/devices/cam1/playback.mjpg?start=2024-05-01T12:00:02&end=2024-05-01T14:00:02.05 02:00&speed=0"
+    )
+    assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[20:21]
+
+
+async def test_playback_is_paced_by_recorded_time(client: Client) -> None:
+    await record(client, "cam1", 5, step=0.1)
+    for speed, low, high in (("1", 0.38, 1.0), ("4", 0.09, 0.3)):
+        began = time.monotonic()
+        response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 1}&speed={speed}")
+        assert len(parse_mjpeg(await response.read())) == 5
+        assert low <= time.monotonic() - began < high, speed
+
+
+async def test_download_is_an_attachment_with_the_same_frames(client: Client) -> None:
+    sent = await record(client, "cam1", 8)
+    response = await client.get(f"/devices/cam1/recording.mjpg?start={H0}&end={H0 + 0.35}")
+    assert response.status == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="cam1_20240501T120000Z_20240501T120000Z.mjpg"'
+    )
+    assert "Content-Length" not in response.headers  # streamed as read, not built in memory
+    assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[:4]
+
+
+async def test_playback_across_hourly_files(client: Client) -> None:
+    sent = await record(client, "cam1", 6, step=0.5, t0=H0 - 1.2)
+    spans = (await get_json(client, "/api/v1/devices/cam1/recordings"))["spans"]
+    assert [s["file"] for s in spans] == ["cam1/2024-05-01/11.mjpg", "cam1/2024-05-01/12.mjpg"]
+    response = await client.get(f"/devices/cam1/recording.mjpg?start={H0 - 60}&end={H0 + 60}")
+    assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent
+
+
+async def test_nothing_in_range_is_404(client: Client) -> None:
+    await record(client, "cam1", 3)
+    for path in ("playback", "recording"):
+        body = await get_json(client, f"/devices/cam1/{path}.mjpg?start={H0 + 10}&end={H0 + 20}", 404)
+        assert "nothing recorded" in body["error"]
+        await get_json(client, f"/devices/cam9/{path}.mjpg?start={H0}&end={H0 + 20}", 404)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "missing 'start'"),
+        (f"start={H0}", "missing 'end'"),
+        (f"start=yesterday&end={H0}", "neither unix seconds nor ISO 8601"),
+        (f"start=nan&end={H0}", "not a finite time"),
+        (f"start={H0 + 5}&end={H0}", "before start"),
+        (f"start={H0}&end={H0 + 5}&speed=fast", "not a number"),
+        (f"start={H0}&end={H0 + 5}&speed=-1", "between 0"),
+        (f"start={H0}&end={H0 + 5}&speed=inf", "between 0"),
+    ],
+)
+async def test_bad_playback_params_are_400(client: Client, query: str, message: str) -> None:
+    await record(client, "cam1", 1)
+    body = await get_json(client, f"/devices/cam1/playback.mjpg?{query}", 400)
+    assert message in body["error"]
+    if "speed" not in query:
+        body = await get_json(client, f"/devices/cam1/recording.mjpg?{query}", 400)
+        assert message in body["error"]
+
+
+async def test_list_recordings(client: Client) -> None:
+    sent = await record(client, "cam1", 4, step=0.25)
+    body = await get_json(client, "/api/v1/devices/cam1/recordings")
+    assert body["deviceId"] == "cam1" and body["recording"] is True
+    assert body["frames"] == 4 and body["bytes"] == sum(map(len, sent))
+    assert body["spans"] == [
+        {
+            "file": "cam1/2024-05-01/12.mjpg", "start": H0, "end": H0 + 0.75,
+            "startIso": "2024-05-01T12:00:00.000Z", "endIso": "2024-05-01T12:00:00.750Z",
+            "frames": 4, "bytes": sum(map(len, sent)),
+        }
+    ]
+    empty = await get_json(client, "/api/v1/devices/cam2/recordings")
+    assert empty == {"deviceId": "cam2", "recording": False, "frames": 0, "bytes": 0, "spans": []}
+
+
+async def test_toggle_recording(client: Client) -> None:
+    rec = client.app[RECORDER]
+    response = await client.post("/api/v1/devices/cam2/recording", json={"enabled": True})
+    assert response.status == 200
+    assert await response.json() == {"deviceId": "cam2", "recording": True}
+    assert rec.wants("cam2")
+    assert (await get_json(client, "/api/v1/devices/cam2/recordings"))["recording"] is True
+    response = await client.post("/api/v1/devices/cam1/recording", json={"enabled": False})
+    assert await response.json() == {"deviceId": "cam1", "recording": False}
+    assert not rec.wants("cam1")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "body must be JSON"),
+        (b'{"enabled": "yes"}', '"enabled" must be true or false'),
+        (b'{"enabled": 1}', '"enabled" must be true or false'),
+        (b"[true]", '"enabled" must be true or false'),
+        (b"{}", '"enabled" must be true or false'),
+    ],
+)
+async def test_bad_toggle_is_400(client: Client, body: bytes, message: str) -> None:
+    response = await client.post(
+        "/api/v1/devices/cam1/recording", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert message in (await response.json())["error"]
+    assert client.app[RECORDER].wants("cam1")
+
+
+async def test_encoded_device_id_reaches_its_own_recording(client: Client) -> None:
+    rec = client.app[RECORDER]
+    await rec.record("a/b", 1, None, H0, JPEGS[0])
+    await rec.record("a_b", 1, None, H0, JPEGS[1])
+    response = await client.get(f"/devices/a%2Fb/recording.mjpg?start={H0}&end={H0 + 1}")
+    assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == [JPEGS[0]]
+    body = await get_json(client, "/api/v1/devices/a%2Fb/recordings")
+    assert [s["file"] for s in body["spans"]] == ["a%2Fb/2024-05-01/12.mjpg"]
+
+
+async def test_viewer_leaving_mid_playback_does_not_hurt_the_next(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    await record(client, "cam1", 10, step=0.05)
+    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
+    await response.content.readexactly(200)
+    response.close()
+    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
+    assert len(parse_mjpeg(await response.read())) == 10  # outlasts the first one's schedule
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
