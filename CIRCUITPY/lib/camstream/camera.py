@@ -1,0 +1,115 @@
+"""The camera: opens espcamera with the configured profile, explains init failures, keeps frames coming.
+
+The hardware constructor is injected (`open_camera(**kwargs)` -> an espcamera.Camera), so this runs
+with a fake camera off the board.
+"""
+
+from camstream.errors import CameraInitError, CameraTimeout
+
+EMPTY_STEP_AFTER = 3  # consecutive empty take()s before trading quality for smaller frames
+QUALITY_STEP = 2
+QUALITY_CEILING = 40  # past this the picture is poor and the cause is not buffer overflow
+REOPEN_AFTER = 30  # consecutive empty take()s before the camera is re-initialised
+TAKE_TIMEOUT_S = 0.5
+
+
+def grab_mode(framebuffers):
+    """Two buffers: LATEST (the sensor fills one while the other is sent; no stale frames)."""
+    return "LATEST" if framebuffers >= 2 else "WHEN_EMPTY"
+
+
+def explain_init_error(exc, has_psram, frame_size, framebuffers):
+    """A one-line likely cause for a failed espcamera.Camera()."""
+    text = str(exc)
+    low = text.lower()
+    if not has_psram:
+        return "this board has no PSRAM; espcamera needs an ESP32-S3 with PSRAM (%s)" % text
+    if isinstance(exc, MemoryError) or "no_mem" in low or "memory" in low:
+        return "not enough PSRAM for %d frame buffer(s) at %s: lower CAMSTREAM_FRAME_SIZE or CAMSTREAM_FRAMEBUFFERS (%s)" % (
+            framebuffers,
+            frame_size,
+            text,
+        )
+    if "pull up" in low or "pull-up" in low:
+        return "no pull-up on the camera I2C lines: the camera is unpowered or its ribbon cable is loose (%s)" % text
+    if "in use" in low or "pin" in low:
+        return "pin conflict or wrong pin map: check CAMSTREAM_BOARD / CAMSTREAM_PINS (%s)" % text
+    if "not found" in low or "not detected" in low or "0x20001" in low or "0x105" in low or "timeout" in low:
+        return "camera sensor not detected: check the ribbon cable (seated, contacts the right way), the camera's power, and the pin map (%s)" % text
+    return "camera init failed: check pins, power and the ribbon cable (%s: %s)" % (type(exc).__name__, text)
+
+
+class Camera:
+    """Owns the one espcamera.Camera; `take()` returns take()'s memoryview or raises CameraTimeout."""
+
+    def __init__(self, open_camera, frame_size, quality, framebuffers, has_psram, sleep, retries=3, retry_delay_s=1.0):
+        self._open_camera = open_camera
+        self.frame_size = frame_size
+        self.quality = quality
+        self.framebuffers = framebuffers
+        self._has_psram = has_psram
+        self._sleep = sleep
+        self._retries = retries
+        self._retry_delay_s = retry_delay_s
+        self._cam = None
+        self.empty_streak = 0
+        self.reopens = 0
+        self.sensor_name = ""
+
+    def open(self):
+        """Start the camera, retrying; returns it or raises CameraInitError with the likely cause."""
+        cause = ""
+        for attempt in range(1, self._retries + 1):
+            try:
+                cam = self._open_camera(
+                    frame_size=self.frame_size,
+                    jpeg_quality=self.quality,
+                    framebuffer_count=self.framebuffers,
+                    grab_mode=grab_mode(self.framebuffers),
+                )
+            except Exception as exc:
+                cause = explain_init_error(exc, self._has_psram, self.frame_size, self.framebuffers)
+                print("Camera: init attempt %d/%d failed: %s" % (attempt, self._retries, cause))
+                if attempt < self._retries:
+                    self._sleep(self._retry_delay_s)
+                continue
+            self._cam = cam
+            self.sensor_name = getattr(cam, "sensor_name", "") or ""
+            print(
+                "Camera: %s ready, %s, quality %d, %d buffer(s), grab %s"
+                % (self.sensor_name or "sensor", self.frame_size, self.quality, self.framebuffers, grab_mode(self.framebuffers))
+            )
+            return cam
+        raise CameraInitError(cause)
+
+    def take(self):
+        """The next JPEG frame (valid until the next take/close)."""
+        cam = self._cam
+        if cam is None:
+            cam = self.open()
+        frame = cam.take(TAKE_TIMEOUT_S)
+        if frame is not None and len(frame):
+            self.empty_streak = 0
+            return frame
+        self.empty_streak += 1
+        streak = self.empty_streak
+        if streak % EMPTY_STEP_AFTER == 0 and self.quality < QUALITY_CEILING:
+            old = self.quality
+            self.quality = min(old + QUALITY_STEP, QUALITY_CEILING)
+            cam.quality = self.quality
+            print(
+                "Camera: %d empty frames in a row; JPEG quality number %d -> %d (smaller frames fit the buffer)"
+                % (streak, old, self.quality)
+            )
+        if streak >= REOPEN_AFTER:
+            print("Camera: %d empty frames in a row; re-initialising the camera" % streak)
+            self.empty_streak = 0
+            self.reopens += 1
+            self.close()
+        raise CameraTimeout("no frame within %.2f s (%d in a row)" % (TAKE_TIMEOUT_S, streak))
+
+    def close(self):
+        cam = self._cam
+        self._cam = None
+        if cam is not None:
+            cam.deinit()

@@ -1,0 +1,196 @@
+"""The edge: the only module that imports CircuitPython's hardware modules. It wires the firmware.
+
+Everything else in camstream gets its I/O from here, so it runs off the board with fakes.
+"""
+
+import gc
+import os
+import time
+
+import adafruit_connection_manager
+import adafruit_requests
+import board
+import busio
+import espcamera
+import espidf
+import microcontroller
+import socketpool
+import supervisor
+import watchdog
+import wifi
+
+from camstream import __version__, settings
+from camstream.camera import Camera
+from camstream.control import Control
+from camstream.errors import LinkDown
+from camstream.streamer import Streamer
+from camstream.uplink import FrameUplink
+from camstream.wifilink import WifiLink
+
+XCLK_HZ = 20_000_000  # OV5640 runs cooler at 20 MHz than 24 MHz, at the same JPEG rate
+REQUEST_TIMEOUT_S = 5.0
+
+# Kept across rebuilds by code.py: one socket pool per radio, one I2C bus per pin pair.
+_shared = {}  # type: dict
+
+
+def _has_psram():
+    return espidf.get_total_psram() > 0
+
+
+def read_settings():
+    """settings.toml, validated (raises settings.SettingsError), with the camera pins resolved."""
+    cfg = settings.load(os.getenv, _has_psram(), wifi.radio.mac_address)
+    cfg.pins = settings.camera_pins(cfg, board.board_id)
+    return cfg
+
+
+def _pin(ref):
+    if isinstance(ref, str):
+        return getattr(board, ref)
+    return getattr(getattr(microcontroller, "pin"), "GPIO%d" % ref)  # microcontroller.pin is not in the stubs
+
+
+def _optional_pin(ref):
+    return None if ref is None else _pin(ref)
+
+
+def _i2c(spec):
+    key = ("i2c", spec.i2c)
+    if key not in _shared:
+        if spec.i2c is None:
+            _shared[key] = board.I2C()
+        else:
+            _shared[key] = busio.I2C(_pin(spec.i2c[0]), _pin(spec.i2c[1]))
+    return _shared[key]
+
+
+def _camera_opener(spec):
+    def open_camera(frame_size, jpeg_quality, framebuffer_count, grab_mode):
+        data = list(_pin(spec.data)) if isinstance(spec.data, str) else [_pin(n) for n in spec.data]
+        return espcamera.Camera(
+            data_pins=data,
+            pixel_clock_pin=_pin(spec.pclk),
+            vsync_pin=_pin(spec.vsync),
+            href_pin=_pin(spec.href),
+            i2c=_i2c(spec),
+            external_clock_pin=_pin(spec.xclk),
+            external_clock_frequency=XCLK_HZ,
+            powerdown_pin=_optional_pin(spec.pwdn),
+            reset_pin=_optional_pin(spec.reset),
+            pixel_format=espcamera.PixelFormat.JPEG,
+            frame_size=getattr(espcamera.FrameSize, frame_size),
+            jpeg_quality=jpeg_quality,
+            framebuffer_count=framebuffer_count,
+            grab_mode=getattr(espcamera.GrabMode, grab_mode),
+        )
+
+    return open_camera
+
+
+class System:
+    """Facts about the board for heartbeats and the stats block."""
+
+    def free_heap(self):
+        return gc.mem_free()
+
+    def free_psram(self):
+        return espidf.heap_caps_get_free_size()
+
+    def cpu_mhz(self):
+        return microcontroller.cpu.frequency // 1_000_000
+
+    def cpu_temperature(self):
+        value = microcontroller.cpu.temperature
+        return None if value is None else round(value, 1)
+
+    def reset_reason(self):
+        return str(microcontroller.cpu.reset_reason).split(".")[-1]
+
+    def uptime_ms(self):
+        return time.monotonic_ns() // 1_000_000
+
+    def collect(self):
+        gc.collect()
+
+
+class Watchdog:
+    """microcontroller.watchdog in RESET mode: a hung loop reboots the board."""
+
+    def __init__(self, timeout_s):
+        self._timeout_s = timeout_s
+        dog = microcontroller.watchdog
+        if dog is None:
+            raise RuntimeError("this board has no watchdog: set CAMSTREAM_WATCHDOG_S = 0")
+        self._dog = dog
+
+    def start(self):
+        self._dog.timeout = self._timeout_s
+        self._dog.mode = watchdog.WatchDogMode.RESET
+
+    def feed(self):
+        self._dog.feed()
+
+    def stop(self):
+        self._dog.mode = None  # the watchdog has no deinit()
+
+
+def _network(cfg):
+    if "pool" not in _shared:
+        _shared["pool"] = socketpool.SocketPool(wifi.radio)
+        _shared["ssl"] = None
+        if cfg.server.is_ssl:
+            import ssl
+
+            _shared["ssl"] = ssl.create_default_context()
+    return _shared["pool"], _shared["ssl"]
+
+
+def build(cfg):
+    """A ready Streamer: WiFi first (brownouts), then the camera. Raises CameraInitError."""
+    print(
+        "CamStream %s on %s: %s -> %s, %s q%d x%d buffer(s), %d fps target, %s upload"
+        % (
+            __version__,
+            board.board_id,
+            cfg.device_id,
+            cfg.server,
+            cfg.frame_size,
+            cfg.jpeg_quality,
+            cfg.framebuffers,
+            cfg.target_fps,
+            cfg.upload,
+        )
+    )
+    pool, ssl_context = _network(cfg)
+    manager = adafruit_connection_manager.get_connection_manager(pool)
+
+    def close_sockets():
+        adafruit_connection_manager.connection_manager_close_all(pool)
+
+    power = getattr(wifi, "PowerManagement", None)  # CircuitPython 10+
+    link = WifiLink(wifi.radio, cfg.wifi_ssid, cfg.wifi_password, close_sockets, power and power.NONE)
+    try:
+        link.ensure()
+        link.tune()
+    except LinkDown as exc:
+        print("WiFi: %s; the loop keeps trying" % exc)
+    has_psram = _has_psram()
+    camera = Camera(
+        _camera_opener(cfg.pins), cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, has_psram, time.sleep
+    )
+    camera.open()
+    uplink = FrameUplink(
+        manager,
+        cfg.server,
+        cfg.api_key,
+        cfg.device_id,
+        cfg.upload,
+        ssl_context,
+        REQUEST_TIMEOUT_S,
+        supervisor.ticks_ms,
+    )
+    session = adafruit_requests.Session(pool, ssl_context)
+    control = Control(session, cfg.server, cfg.api_key, cfg.device_id, close_sockets, REQUEST_TIMEOUT_S)
+    dog = Watchdog(cfg.watchdog_s) if cfg.watchdog_s else None
+    return Streamer(cfg, camera, uplink, control, link, System(), supervisor.ticks_ms, time.sleep, dog)

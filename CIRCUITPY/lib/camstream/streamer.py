@@ -1,0 +1,206 @@
+"""The main loop: keep the link and registration up, take and upload frames at the target rate.
+
+Every known failure is counted by kind, reported in one console line and retried after a short
+backoff; anything else (a bug) propagates so code.py prints its traceback and rebuilds.
+"""
+
+from camstream import __version__, errors, ticks
+from camstream.backoff import Backoff
+from camstream.errors import HTTPStatusError, error_detail
+from camstream.stats import Stats
+
+AUTH_RETRY_S = 10.0  # a wrong API key does not fix itself quickly; do not hammer the hub
+QUIET_MS = 1000  # at most one error line per kind per second, however often it fails
+REMIND_MS = 30000  # and at least one every 30 s while a failure streak lasts
+
+
+class Streamer:
+    """Wires injected parts; `system` reports heap/CPU facts, `watchdog` has start/feed/stop (or None)."""
+
+    def __init__(self, cfg, camera, uplink, control, link, system, clock, sleep, watchdog=None):
+        self._cfg = cfg
+        self._camera = camera
+        self._uplink = uplink
+        self._control = control
+        self._link = link
+        self._system = system
+        self._clock = clock
+        self._sleep = sleep
+        self._watchdog = watchdog
+        self._interval_ms = 1000 // cfg.target_fps
+        self._backoff = Backoff()
+        now = clock()
+        self.stats = Stats(now)
+        self.seq = 0
+        self._next_frame = now
+        self._next_heartbeat = now
+        self._next_stats = ticks.add(now, cfg.stats_s * 1000)
+        self._streak_kind = ""
+        self._streak = 0
+        self._last_line = {}
+
+    def run(self):
+        """Stream forever."""
+        if self._watchdog is not None:
+            self._watchdog.start()
+        while True:
+            self.step()
+
+    def step(self):
+        """One iteration: at most one frame, plus whatever upkeep is due."""
+        try:
+            self._work()
+        except Exception as exc:
+            delay = self._fail(exc)
+        else:
+            delay = 0.0
+            if self._streak > 1:
+                print("Recovered: streaming again after %d %s errors" % (self._streak, self._streak_kind))
+            if self._streak:
+                self._streak = 0
+                self._streak_kind = ""
+            self._backoff.reset()
+        self._report_if_due()
+        if self._watchdog is not None:
+            self._watchdog.feed()
+        if delay:
+            self._sleep(delay)
+            self._next_frame = self._clock()
+        else:
+            self._pace()
+
+    def close(self):
+        """Release the camera, socket and watchdog (code.py may wait before rebuilding)."""
+        for release in (self._stop_watchdog, self._uplink.close, self._camera.close):
+            try:
+                release()
+            except Exception as exc:
+                print("Close: %s: %s" % (type(exc).__name__, exc))
+
+    def _stop_watchdog(self):
+        if self._watchdog is not None:
+            self._watchdog.stop()
+
+    def _work(self):
+        if self._link.ensure():
+            self._control.registered = False
+        if not self._control.registered:
+            self._register()
+        if ticks.diff(self._clock(), self._next_heartbeat) >= 0:
+            self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
+            self._heartbeat()
+        self._frame()
+
+    def _register(self):
+        cfg = self._cfg
+        camera = self._camera
+        self._control.register(
+            cfg.device_name,
+            self._link.ip(),
+            {
+                "firmware": "camstream/" + __version__,
+                "sensor": camera.sensor_name,
+                "frameSize": camera.frame_size,
+                "quality": camera.quality,
+                "targetFps": cfg.target_fps,
+                "upload": self._uplink.mode,
+            },
+        )
+        self._next_heartbeat = ticks.add(self._clock(), cfg.heartbeat_s * 1000)
+
+    def _heartbeat(self):
+        system = self._system
+        stats = self.stats
+        self._control.heartbeat(
+            {
+                "uptime": system.uptime_ms(),
+                "freeHeap": system.free_heap(),
+                "wifiRssi": self._link.rssi(),
+                "fps": round(stats.fps, 1),
+                "framesSent": stats.frames_sent,
+                "framesDropped": stats.frames_dropped,
+                "frameSize": self._camera.frame_size,
+                "quality": self._camera.quality,
+                "cpuTemperature": system.cpu_temperature(),
+                "resetReason": system.reset_reason(),
+            }
+        )
+
+    def _frame(self):
+        stats = self.stats
+        capture_ms = self._clock()
+        try:
+            frame = self._camera.take()
+            self.seq += 1
+            status = self._uplink.send(frame, self.seq, capture_ms)
+        except Exception:
+            stats.frame_dropped()
+            raise
+        if not 200 <= status < 300:
+            stats.frame_dropped()
+            detail = error_detail(self._uplink.body)
+            if status == 413:
+                detail = "frame of %d bytes too large for the hub: lower CAMSTREAM_FRAME_SIZE or raise the hub's limit" % len(frame)
+            raise HTTPStatusError(status, "frame upload", detail)
+        stats.frame_sent(len(frame))
+
+    def _fail(self, exc):
+        """Count and report a failure; returns the delay before retrying. Re-raises bugs."""
+        kind = errors.classify(exc)
+        if kind == "other":
+            raise exc
+        count = self.stats.error(kind)
+        if kind == "memory":
+            self._system.collect()
+        if kind == "camera":
+            delay = 0.0  # take() already waited for the sensor
+        elif kind == "auth":
+            delay = AUTH_RETRY_S
+        else:
+            delay = self._backoff.next()
+        if kind == self._streak_kind:
+            self._streak += 1
+        else:
+            self._streak_kind = kind
+            self._streak = 1
+        if self._should_report(kind):
+            print(errors.line(kind, count, exc, delay))
+        return delay
+
+    def _should_report(self, kind):
+        """1st, 2nd, 4th, 8th ... failure in a row, but not more than once a second; remind every 30 s."""
+        now = self._clock()
+        last = self._last_line.get(kind)
+        since = REMIND_MS if last is None else ticks.diff(now, last)
+        streak = self._streak
+        if since >= REMIND_MS or (streak & (streak - 1) == 0 and since >= QUIET_MS):
+            self._last_line[kind] = now
+            return True
+        return False
+
+    def _report_if_due(self):
+        now = self._clock()
+        if ticks.diff(now, self._next_stats) < 0:
+            return
+        self._next_stats = ticks.add(now, self._cfg.stats_s * 1000)
+        system = self._system
+        lines = self.stats.report(
+            now,
+            self._cfg.target_fps,
+            system.free_heap(),
+            system.free_psram(),
+            self._link.rssi(),
+            system.cpu_mhz(),
+            system.cpu_temperature(),
+        )
+        print("\n".join(lines))
+
+    def _pace(self):
+        """Sleep out the rest of this frame's slot; when behind, start afresh rather than burst."""
+        interval = self._interval_ms
+        self._next_frame = ticks.add(self._next_frame, interval)
+        wait = ticks.diff(self._next_frame, self._clock())
+        if wait > 0:
+            self._sleep(wait / 1000)
+        elif wait < -interval:
+            self._next_frame = self._clock()

@@ -1,0 +1,357 @@
+"""Frame upload: POST each JPEG straight from the camera's buffer over one keep-alive socket.
+
+adafruit_requests copies the body (bytes(data)) and re-slices it after every partial send; this
+sender writes take()'s memoryview in slices, builds the varying headers in a preallocated buffer
+and reads the response into another, so a frame costs a few hundred bytes of heap at any size.
+"""
+
+import time
+
+from camstream import ticks, urls
+from camstream.errors import ProtocolError, UploadTimeout, errno_of
+
+STREAM_PATH = "/api/v1/stream/stream"
+SESSION_ID = "camstream-frames"
+BOUNDARY = b"CamStreamFrameBoundary7d41e1"
+EAGAIN = 11
+ECONNRESET = 104
+_SOCKET_TIMEOUTS = (110, 116)
+_IPPROTO_TCP = 6
+_TCP_NODELAY = 1
+_SEND_MAX = 32768  # largest slice handed to one send(); lwIP takes what fits its send buffer
+_EAGAIN_PAUSE_S = 0.002  # lets the WiFi task drain the send buffer instead of spinning
+_RX_SIZE = 1024
+_RX_SCRATCH = 128  # tail of the receive buffer that long bodies are drained through
+_VARYING_MAX = 160
+
+
+def _put(buf, pos, data):
+    end = pos + len(data)
+    buf[pos:end] = data
+    return end
+
+
+def _put_int(buf, pos, value):
+    """Write a non-negative int as ASCII digits without allocating a string."""
+    if value < 0:
+        raise ValueError("negative header value")
+    end = pos + 1
+    rest = value
+    while rest >= 10:
+        rest //= 10
+        end += 1
+    at = end
+    while True:
+        at -= 1
+        buf[at] = 48 + value % 10
+        value //= 10
+        if not value:
+            return end
+
+
+def _name_is(buf, start, end, lower_name):
+    """Case-insensitive compare of buf[start:end] with a lowercase ASCII name, without slicing."""
+    if end - start != len(lower_name):
+        return False
+    for i in range(len(lower_name)):
+        ch = buf[start + i]
+        if 65 <= ch <= 90:
+            ch += 32
+        if ch != lower_name[i]:
+            return False
+    return True
+
+
+def _parse_uint(buf, start, end):
+    value = -1
+    for i in range(start, end):
+        ch = buf[i]
+        if 48 <= ch <= 57:
+            value = (0 if value < 0 else value * 10) + ch - 48
+        elif ch not in (32, 9) or value >= 0:
+            return -1
+    return value
+
+
+def _has_token(buf, start, end, lower_token):
+    """True if a comma-separated header value contains `lower_token` (case-insensitive)."""
+    n = len(lower_token)
+    i = start
+    while i + n <= end:
+        while i < end and buf[i] in (32, 9, 44):
+            i += 1
+        j = i
+        while j < end and buf[j] != 44:
+            j += 1
+        k = j
+        while k > i and buf[k - 1] in (32, 9):
+            k -= 1
+        if _name_is(buf, i, k, lower_token):
+            return True
+        i = j + 1
+    return False
+
+
+class FrameUplink:
+    """Sends frames to POST /api/v1/stream/stream as multipart/form-data or a raw image/jpeg body."""
+
+    def __init__(
+        self,
+        connection_manager,
+        server_url,
+        api_key,
+        device_id,
+        mode="multipart",
+        ssl_context=None,
+        timeout_s=5.0,
+        clock=None,
+    ):
+        if mode not in ("multipart", "raw"):
+            raise ValueError("upload mode must be multipart or raw, not %r" % (mode,))
+        self._cm = connection_manager
+        self._server = server_url if isinstance(server_url, urls.ServerURL) else urls.parse(server_url)
+        self._ssl_context = ssl_context
+        self._timeout_s = timeout_s
+        self._timeout_ms = int(timeout_s * 1000)
+        self._clock = clock or ticks.default_clock()
+        self._sock = None
+        self._fell_back = False
+        self.status = 0
+
+        device = device_id.encode()
+        common = b"".join(
+            (
+                b"POST ",
+                self._server.path(STREAM_PATH).encode(),
+                b" HTTP/1.1\r\nHost: ",
+                self._server.host_header.encode(),
+                b"\r\nUser-Agent: CamStream\r\nConnection: keep-alive\r\nX-API-Key: ",
+                api_key.encode(),
+                b"\r\nX-Device-Id: ",
+                device,
+                b"\r\n",
+            )
+        )
+        self._heads = {
+            "multipart": common + b"Content-Type: multipart/form-data; boundary=" + BOUNDARY + b"\r\n",
+            "raw": common + b"Content-Type: image/jpeg\r\n",
+        }
+        self._preambles = {
+            "multipart": b"".join(
+                (
+                    b"--",
+                    BOUNDARY,
+                    b'\r\nContent-Disposition: form-data; name="deviceId"\r\n\r\n',
+                    device,
+                    b"\r\n--",
+                    BOUNDARY,
+                    b'\r\nContent-Disposition: form-data; name="image"; filename="frame.jpg"\r\n',
+                    b"Content-Type: image/jpeg\r\n\r\n",
+                )
+            ),
+            "raw": b"",
+        }
+        self._epilogues = {"multipart": b"\r\n--" + BOUNDARY + b"--\r\n", "raw": b""}
+        size = len(self._heads["multipart"]) + _VARYING_MAX + len(self._preambles["multipart"])
+        self._head = bytearray(size)
+        self._head_view = memoryview(self._head)
+        self._rx = bytearray(_RX_SIZE)
+        self._rx_view = memoryview(self._rx)
+        self._body_start = 0
+        self._body_len = 0
+        self._use(mode)
+
+    def _use(self, mode):
+        self.mode = mode
+        head = self._heads[mode]
+        self._fixed_len = _put(self._head, 0, head)
+        self._preamble = self._preambles[mode]
+        self._epilogue = self._epilogues[mode]
+        self._framing = len(self._preamble) + len(self._epilogue)
+
+    @property
+    def body(self):
+        """The start of the last response body (for error messages; allocates, so not per frame)."""
+        return bytes(self._rx[self._body_start : self._body_start + self._body_len])
+
+    def send(self, frame, seq, capture_ms):
+        """Upload one frame; returns the HTTP status. Raises OSError (incl. UploadTimeout) or ProtocolError."""
+        status = self._post(frame, seq, capture_ms)
+        if status in (400, 415) and self.mode == "multipart" and not self._fell_back:
+            self._fell_back = True
+            print("Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads" % status)
+            self._use("raw")
+            status = self._post(frame, seq, capture_ms)
+        return status
+
+    def close(self):
+        """Drop the pooled socket (next send reconnects)."""
+        sock = self._sock
+        self._sock = None
+        if sock is not None:
+            try:
+                self._cm.close_socket(sock)
+            except RuntimeError:
+                pass  # already closed by connection_manager_close_all
+
+    def _connect(self):
+        server = self._server
+        sock = self._cm.get_socket(
+            server.host,
+            server.port,
+            server.proto,
+            SESSION_ID,
+            timeout=self._timeout_s,
+            is_ssl=server.is_ssl,
+            ssl_context=self._ssl_context,
+        )
+        if sock is not self._sock:
+            self._sock = sock
+            try:
+                sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+            except (AttributeError, OSError, NotImplementedError):
+                pass  # TLS sockets may not expose it; Nagle then only delays the small tail
+        return sock
+
+    def _drop(self, sock):
+        if sock is self._sock:
+            self._sock = None
+        try:
+            self._cm.close_socket(sock)
+        except RuntimeError:
+            pass
+
+    def _post(self, frame, seq, capture_ms):
+        frame_len = len(frame)
+        if not frame_len:
+            raise ValueError("empty frame")
+        deadline = ticks.add(self._clock(), self._timeout_ms)
+        sock = self._connect()
+        keep = False
+        try:
+            head_len = self._write_head(frame_len, seq, capture_ms)
+            self._send_all(sock, self._head_view, head_len, deadline)
+            self._send_all(sock, frame, frame_len, deadline)
+            if self._epilogue:
+                self._send_all(sock, self._epilogue, len(self._epilogue), deadline)
+            keep = self._read_response(sock, deadline)
+        finally:
+            # After any failure the socket may hold half a request or response: never reuse it.
+            if keep:
+                self._cm.free_socket(sock)
+            else:
+                self._drop(sock)
+        return self.status
+
+    def _write_head(self, frame_len, seq, capture_ms):
+        buf = self._head
+        pos = _put(buf, self._fixed_len, b"X-Frame-Seq: ")
+        pos = _put_int(buf, pos, seq)
+        pos = _put(buf, pos, b"\r\nX-Capture-Ms: ")
+        pos = _put_int(buf, pos, capture_ms)
+        pos = _put(buf, pos, b"\r\nContent-Length: ")
+        pos = _put_int(buf, pos, frame_len + self._framing)
+        pos = _put(buf, pos, b"\r\n\r\n")
+        return _put(buf, pos, self._preamble)
+
+    def _expired(self, deadline):
+        return ticks.diff(deadline, self._clock()) <= 0
+
+    def _send_all(self, sock, data, total, deadline):
+        pos = 0
+        chunk = None
+        while pos < total:
+            if chunk is None:
+                end = pos + _SEND_MAX
+                if end > total:
+                    end = total
+                chunk = data if pos == 0 and end == len(data) else data[pos:end]
+            try:
+                sent = sock.send(chunk)
+            except OSError as exc:
+                if errno_of(exc) != EAGAIN:
+                    raise
+                sent = 0
+            if sent:
+                pos += sent
+                chunk = None
+            else:
+                time.sleep(_EAGAIN_PAUSE_S)
+            if self._expired(deadline):
+                raise UploadTimeout("upload timed out after %.1f s (%d of %d bytes sent)" % (self._timeout_s, pos, total))
+
+    def _recv(self, sock, start, limit, deadline):
+        """recv_into rx[start:start+limit]; waits out EAGAIN/socket timeouts until the deadline."""
+        while True:
+            try:
+                got = sock.recv_into(self._rx_view[start:] if start else self._rx, limit)
+            except OSError as exc:
+                code = errno_of(exc)
+                if code != EAGAIN and code not in _SOCKET_TIMEOUTS:
+                    raise
+                if code == EAGAIN:
+                    time.sleep(_EAGAIN_PAUSE_S)
+                if self._expired(deadline):
+                    raise UploadTimeout("no complete response within %.1f s" % self._timeout_s)
+                continue
+            if not got:
+                raise OSError(ECONNRESET, "server closed the connection")
+            return got
+
+    def _read_response(self, sock, deadline):
+        """Read status line, headers and the whole body; returns whether the socket stays usable."""
+        rx = self._rx
+        have = 0
+        end = -1
+        while end < 0:
+            if have == _RX_SIZE:
+                raise ProtocolError("response headers longer than %d bytes" % _RX_SIZE)
+            have += self._recv(sock, have, _RX_SIZE - have, deadline)
+            end = rx.find(b"\r\n\r\n", 0, have)
+        if rx.find(b"HTTP/1.", 0, 7) != 0 or rx[8] != 32 or rx[12] not in (32, 13):
+            raise ProtocolError("not an HTTP/1.x status line")
+        status = _parse_uint(rx, 9, 12)
+        if status < 100:
+            raise ProtocolError("bad HTTP status code")
+        self.status = status
+        keep = rx[7] == 49  # HTTP/1.1 keeps the connection open unless told otherwise
+        length = -1
+        pos = rx.find(b"\r\n", 0, end) + 2
+        while pos < end:
+            eol = rx.find(b"\r\n", pos, end + 2)
+            colon = rx.find(b":", pos, eol)
+            if colon < 0:
+                raise ProtocolError("malformed header line")
+            if _name_is(rx, pos, colon, b"content-length"):
+                length = _parse_uint(rx, colon + 1, eol)
+                if length < 0:
+                    raise ProtocolError("bad Content-Length")
+            elif _name_is(rx, pos, colon, b"connection"):
+                if _has_token(rx, colon + 1, eol, b"close"):
+                    keep = False
+                elif _has_token(rx, colon + 1, eol, b"keep-alive"):
+                    keep = True
+            pos = eol + 2
+        body_start = end + 4
+        self._body_start = body_start
+        if length < 0:
+            # No Content-Length (chunked or read-until-close): the body's end is unknown, so the
+            # socket cannot carry another request. Keep what arrived for error messages.
+            self._body_len = have - body_start
+            return False
+        if have - body_start > length:
+            raise ProtocolError("response longer than its Content-Length")
+        self._body_len = min(length, _RX_SIZE - _RX_SCRATCH - body_start)
+        if self._body_len < 0:
+            self._body_len = 0
+        remaining = length - (have - body_start)
+        while remaining > 0:
+            if have >= _RX_SIZE:
+                have = _RX_SIZE - _RX_SCRATCH
+            limit = _RX_SIZE - have
+            if limit > remaining:
+                limit = remaining
+            got = self._recv(sock, have, limit, deadline)
+            have += got
+            remaining -= got
+        return keep

@@ -1,0 +1,55 @@
+"""The WiFi link: join if CircuitPython has not, rejoin after a drop, tune the radio for streaming."""
+
+from camstream.errors import LinkDown
+
+CONNECT_TIMEOUT_S = 8
+
+
+class WifiLink:
+    """`radio` is wifi.radio; `close_sockets` drops every pooled socket (they die with the link)."""
+
+    def __init__(self, radio, ssid, password, close_sockets, power_none=None):
+        self._radio = radio
+        self._ssid = ssid
+        self._password = password or ""
+        self._close_sockets = close_sockets
+        self._power_none = power_none
+        self.joins = 0
+
+    def ensure(self):
+        """Make sure the link is up; returns True if it had to (re)join. Raises LinkDown."""
+        if self._radio.connected:
+            return False
+        self.lost()
+        if not self._ssid:
+            raise LinkDown("not connected and CIRCUITPY_WIFI_SSID is not set in settings.toml")
+        try:
+            self._radio.connect(self._ssid, self._password, timeout=CONNECT_TIMEOUT_S)
+        except OSError as exc:  # ConnectionError is an OSError
+            raise LinkDown("cannot join %r: %s" % (self._ssid, exc))
+        if not self._radio.connected:
+            raise LinkDown("joined %r but the radio reports no connection" % self._ssid)
+        self.joins += 1
+        self.tune()
+        print("WiFi: joined %s, IP %s, RSSI %s dBm" % (self._ssid, self.ip(), self.rssi()))
+        return True
+
+    def lost(self):
+        """Close pooled sockets: after a drop they are dead, and reusing them only times out."""
+        self._close_sockets()
+
+    def tune(self):
+        """No power saving while streaming: modem sleep costs most of the upload throughput."""
+        if self._power_none is not None:
+            try:
+                self._radio.power_management = self._power_none
+            except (AttributeError, NotImplementedError):
+                pass  # before CircuitPython 10
+
+    def rssi(self):
+        info = self._radio.ap_info
+        return None if info is None else info.rssi
+
+    def ip(self):
+        address = self._radio.ipv4_address
+        return "" if address is None else str(address)

@@ -1,0 +1,283 @@
+"""Fakes of the CircuitPython I/O the firmware gets injected: socket, connection manager, camera, clock.
+
+Runs unchanged on CPython and MicroPython 1.27, so allocation measurements under MicroPython use the
+same fakes as the CPython unit tests. The fakes copy nothing they are not asked to keep, so
+`gc.mem_alloc()` around a firmware call measures the firmware, not the fake.
+"""
+
+import errno
+
+EAGAIN = 11
+ETIMEDOUT = 116
+ECONNRESET = 104
+
+OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+TICKS_PERIOD = 1 << 29
+
+
+class FakeSocket:
+    """A non-blocking lwIP socket: partial sends, EAGAIN, one scripted response per request.
+
+    `response` is one response (bytes) served for every request, or a list served in order whose
+    last item repeats. A request starts with the first `send` after the previous response began
+    to be read, so a client that does not drain a response reads its stale bytes next time, as on
+    a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after` (bytes, 0 =
+    never) makes `send` raise ECONNRESET once that many bytes went out, like a peer reset mid-upload.
+    """
+
+    def __init__(self, response=OK_RESPONSE, max_send=5744, eagain_every=7, keep=False, recv_max=0, reset_after=0):
+        if isinstance(response, (bytes, bytearray)):
+            response = [response]
+        self._responses = [memoryview(bytes(r)) for r in response]
+        self.max_send = max_send
+        self.eagain_every = eagain_every
+        self.recv_max = recv_max
+        self.reset_after = reset_after
+        self.sent = bytearray() if keep else None
+        self.send_calls = 0
+        self.recv_calls = 0
+        self.bytes_sent = 0
+        self.requests = 0
+        self.timeout = None
+        self.closed = False
+        self.address = None
+        self.options = []
+        self._owed = 0
+        self._current = None
+        self._pos = 0
+        self._reading = True
+
+    def _response_for(self, index):
+        if index < len(self._responses):
+            return self._responses[index]
+        return self._responses[-1]
+
+    def send(self, buf):
+        if self.closed:
+            raise OSError(errno.EBADF)
+        self.send_calls += 1
+        if self.eagain_every and self.send_calls % self.eagain_every == 0:
+            raise OSError(EAGAIN)
+        n = len(buf)
+        if n > self.max_send:
+            n = self.max_send
+        if self.reset_after and self.bytes_sent + n >= self.reset_after:
+            raise OSError(ECONNRESET)
+        if n and self._reading:
+            self._reading = False
+            self._owed += 1
+            self.requests += 1
+        self.bytes_sent += n
+        if self.sent is not None:
+            self.sent.extend(buf[:n])
+        return n
+
+    def recv_into(self, buf, nbytes=0):
+        if self.closed:
+            raise OSError(errno.EBADF)
+        self.recv_calls += 1
+        self._reading = True
+        if self._current is None or self._pos >= len(self._current):
+            if not self._owed:
+                raise OSError(EAGAIN if self.timeout == 0 else ETIMEDOUT)
+            self._current = self._response_for(self.requests - self._owed)
+            self._owed -= 1
+            self._pos = 0
+        n = nbytes or len(buf)
+        if n > len(buf):
+            n = len(buf)
+        if self.recv_max and n > self.recv_max:
+            n = self.recv_max
+        left = len(self._current) - self._pos
+        if n > left:
+            n = left
+        buf[0:n] = self._current[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def connect(self, address):
+        self.address = address
+
+    def settimeout(self, value):
+        self.timeout = value
+
+    def setblocking(self, flag):
+        self.timeout = None if flag else 0
+
+    def setsockopt(self, level, optname, value):
+        self.options.append((level, optname, value))
+
+    def close(self):
+        self.closed = True
+
+
+class FakeConnectionManager:
+    """adafruit_connection_manager's ConnectionManager: one socket per key, reused once freed.
+
+    `socket_factory()` makes a connected socket or raises (OSError for a refused connection,
+    like the real pool). `connects` counts new connections.
+    """
+
+    def __init__(self, socket_factory):
+        self._factory = socket_factory
+        self._by_key = {}
+        self._key_of = {}
+        self._available = []
+        self.connects = 0
+        self.sockets = []
+
+    def get_socket(self, host, port, proto, session_id=None, *, timeout=1.0, is_ssl=False, ssl_context=None):
+        if session_id:
+            session_id = str(session_id)
+        key = (host, port, proto, session_id)
+        if key in self._by_key:
+            sock = self._by_key[key]
+            if sock in self._available:
+                self._available.remove(sock)
+                return sock
+            raise RuntimeError("An existing socket is already connected to %s//%s:%d" % (proto, host, port))
+        if proto == "https:":
+            is_ssl = True
+        if is_ssl and not ssl_context:
+            raise ValueError("ssl_context must be provided if using ssl")
+        sock = self._factory()
+        sock.settimeout(timeout)
+        self.connects += 1
+        self.sockets.append(sock)
+        self._by_key[key] = sock
+        self._key_of[id(sock)] = key
+        return sock
+
+    def _check(self, sock):
+        if id(sock) not in self._key_of:
+            raise RuntimeError("Socket not managed")
+
+    def free_socket(self, sock):
+        self._check(sock)
+        if sock not in self._available:
+            self._available.append(sock)
+
+    def close_socket(self, sock):
+        self._check(sock)
+        sock.close()
+        key = self._key_of.pop(id(sock))
+        del self._by_key[key]
+        if sock in self._available:
+            self._available.remove(sock)
+
+    def close_all(self):
+        """What `connection_manager_close_all(pool)` does to this manager."""
+        for sock in list(self._by_key.values()):
+            self.close_socket(sock)
+
+    @property
+    def managed_socket_count(self):
+        return len(self._by_key)
+
+    @property
+    def available_socket_count(self):
+        return len(self._available)
+
+
+class FakeSocketPool:
+    """socketpool.SocketPool for the real adafruit_connection_manager / adafruit_requests.
+
+    Every socket() comes from `socket_factory()`; `sockets` lists them in order.
+    """
+
+    AF_INET = 2
+    SOCK_STREAM = 1
+
+    def __init__(self, socket_factory):
+        self._factory = socket_factory
+        self.sockets = []
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        return [(self.AF_INET, self.SOCK_STREAM, 0, "", (host, port))]
+
+    def socket(self, family=AF_INET, type=SOCK_STREAM, proto=0):
+        sock = self._factory()
+        self.sockets.append(sock)
+        return sock
+
+
+def readonly_view(data):
+    """A read-only memoryview like espcamera's take(): typecode 'b' where the runtime can cast."""
+    view = memoryview(bytes(data))
+    if hasattr(view, "cast"):
+        view = view.cast("b")
+    return view
+
+
+class FakeCamera:
+    """espcamera.Camera in JPEG mode: `take()` plays `frames` in a loop; a None item is a timeout.
+
+    Each view is released when the next is taken (on CPython), so firmware that keeps a frame
+    past the next `take()` fails loudly, as it would read overwritten memory on the board.
+    """
+
+    def __init__(self, frames, frame_size=None, quality=12, width=1280, height=720, sensor_name="OV5640"):
+        self._frames = [None if f is None else bytes(f) for f in frames]
+        self._index = 0
+        self._last = None
+        self.frame_size = frame_size
+        self.quality = quality
+        self.width = width
+        self.height = height
+        self.sensor_name = sensor_name
+        self.takes = 0
+        self.timeouts = []
+        self.deinited = False
+
+    def take(self, timeout=0.25):
+        if self.deinited:
+            raise RuntimeError("Camera deinitialized")
+        self._drop_last()
+        self.takes += 1
+        self.timeouts.append(timeout)
+        frame = self._frames[self._index % len(self._frames)]
+        self._index += 1
+        if frame is None:
+            return None
+        self._last = readonly_view(frame)
+        return self._last
+
+    def _drop_last(self):
+        last = self._last
+        self._last = None
+        if last is not None and hasattr(last, "release"):
+            try:
+                last.release()
+            except Exception:
+                pass
+
+    def deinit(self):
+        self._drop_last()
+        self.deinited = True
+
+
+class FakeClock:
+    """A manual millisecond clock shaped like supervisor.ticks_ms (wraps at 2**29).
+
+    `sleep(seconds)` advances it, so code paced with an injected sleep runs instantly in tests.
+    """
+
+    def __init__(self, start_ms=0):
+        self.ms = start_ms
+        self.sleeps = []
+
+    def __call__(self):
+        return self.ms % TICKS_PERIOD
+
+    def ticks_ms(self):
+        return self.ms % TICKS_PERIOD
+
+    def monotonic_ns(self):
+        return self.ms * 1000000
+
+    def advance(self, ms):
+        self.ms += ms
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.ms += int(seconds * 1000)

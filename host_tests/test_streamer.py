@@ -1,0 +1,293 @@
+"""camstream.streamer: pacing, registration, heartbeats, stats, failure handling and recovery."""
+
+import pytest
+from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
+
+from camstream.camera import Camera
+from camstream.errors import HTTPStatusError, LinkDown
+from camstream.settings import load
+from camstream.stats import HEADER
+from camstream.streamer import AUTH_RETRY_S, Streamer
+from camstream.uplink import FrameUplink
+
+JPEG = b"\xff\xd8" + bytes(4000) + b"\xff\xd9"
+UNAUTHORIZED = b'HTTP/1.1 401 Unauthorized\r\nContent-Length: 28\r\n\r\n{"error": "invalid API key"}'
+
+
+class System:
+    def __init__(self):
+        self.collects = 0
+
+    def free_heap(self):
+        return 120_000
+
+    def free_psram(self):
+        return 4_000_000
+
+    def cpu_mhz(self):
+        return 240
+
+    def cpu_temperature(self):
+        return 40.5
+
+    def reset_reason(self):
+        return "POWER_ON"
+
+    def uptime_ms(self):
+        return 5000
+
+    def collect(self):
+        self.collects += 1
+
+
+class Link:
+    def __init__(self):
+        self.up = True
+        self.rejoin = False
+        self.lost_calls = 0
+
+    def ensure(self):
+        if not self.up:
+            raise LinkDown("cannot join 'home': No network with that ssid")
+        rejoined, self.rejoin = self.rejoin, False
+        return rejoined
+
+    def rssi(self):
+        return -55
+
+    def ip(self):
+        return "192.168.1.77"
+
+
+class Control:
+    def __init__(self):
+        self.registered = False
+        self.registrations = []
+        self.heartbeats = []
+        self.fail = None
+
+    def register(self, name, ip, extra):
+        if self.fail:
+            raise self.fail
+        self.registrations.append((name, ip, extra))
+        self.registered = True
+
+    def heartbeat(self, fields):
+        if self.fail:
+            raise self.fail
+        self.heartbeats.append(fields)
+
+
+class Watchdog:
+    def __init__(self):
+        self.started = self.stopped = False
+        self.feeds = 0
+
+    def start(self):
+        self.started = True
+
+    def feed(self):
+        self.feeds += 1
+
+    def stop(self):
+        self.stopped = True
+
+
+class Rig:
+    def __init__(self, frames=(JPEG,), **settings):
+        values = {"CAMSTREAM_SERVER_URL": "http://127.0.0.1:9005", "CAMSTREAM_API_KEY": "secret"}
+        values.update(settings)
+        self.cfg = load(lambda key, default=None: values.get(key, default), True, b"\x00\x00\x00\xab\xcd\xef")
+        self.clock = FakeClock(start_ms=1000)
+        self.server = {"up": True, "response": None}
+        self.sockets = []
+        self.cm = FakeConnectionManager(self._socket)
+        self.uplink = FrameUplink(self.cm, self.cfg.server, "secret", self.cfg.device_id, clock=self.clock)
+        self.fake_camera = FakeCamera(list(frames))
+        self.camera = Camera(lambda **kw: self.fake_camera, "HD", 6, 2, True, self.clock.sleep)
+        self.camera.open()
+        self.link = Link()
+        self.control = Control()
+        self.system = System()
+        self.watchdog = Watchdog()
+        self.streamer = Streamer(
+            self.cfg, self.camera, self.uplink, self.control, self.link, self.system, self.clock,
+            self.clock.sleep, self.watchdog,
+        )
+
+    def _socket(self):
+        if not self.server["up"]:
+            raise OSError(111)
+        kwargs = {"eagain_every": 0}
+        if self.server["response"]:
+            kwargs["response"] = self.server["response"]
+        sock = FakeSocket(**kwargs)
+        self.sockets.append(sock)
+        return sock
+
+    def steps(self, n):
+        for _ in range(n):
+            self.streamer.step()
+
+
+def test_streams_paced_to_target_fps_without_busy_waiting():
+    rig = Rig(CAMSTREAM_TARGET_FPS="10")
+    rig.steps(20)
+    stats = rig.streamer.stats
+    assert stats.frames_sent == 20 and rig.streamer.seq == 20
+    assert rig.cm.connects == 1
+    assert len(rig.clock.sleeps) == 20 and all(abs(s - 0.1) < 1e-9 for s in rig.clock.sleeps)
+    assert rig.watchdog.feeds == 20
+
+
+def test_behind_schedule_does_not_burst_to_catch_up():
+    rig = Rig(CAMSTREAM_TARGET_FPS="10")
+    rig.steps(1)
+    rig.clock.advance(1000)  # a slow upload: ten slots missed
+    rig.steps(1)
+    rig.clock.sleeps.clear()
+    rig.steps(3)
+    assert rig.clock.sleeps and all(s > 0.05 for s in rig.clock.sleeps)
+
+
+def test_registers_first_then_heartbeats_on_schedule():
+    rig = Rig(CAMSTREAM_TARGET_FPS="10", CAMSTREAM_HEARTBEAT_S="1", CAMSTREAM_DEVICE_NAME="Porch")
+    rig.steps(25)
+    name, ip, extra = rig.control.registrations[0]
+    assert (name, ip, extra["frameSize"], extra["upload"]) == ("Porch", "192.168.1.77", "HD", "multipart")
+    assert len(rig.control.registrations) == 1
+    assert len(rig.control.heartbeats) == 2
+    beat = rig.control.heartbeats[-1]
+    assert {"uptime", "freeHeap", "wifiRssi", "fps", "framesSent", "framesDropped", "frameSize", "quality",
+            "cpuTemperature", "resetReason"} <= set(beat)
+    assert beat["wifiRssi"] == -55 and beat["resetReason"] == "POWER_ON"
+
+
+def test_reregisters_after_rejoin_or_when_the_hub_forgets():
+    rig = Rig()
+    rig.steps(2)
+    rig.link.rejoin = True
+    rig.steps(1)
+    rig.control.registered = False  # what a heartbeat 404 does
+    rig.steps(1)
+    assert len(rig.control.registrations) == 3
+
+
+def test_stats_block_is_printed_every_interval(capsys):
+    rig = Rig(CAMSTREAM_TARGET_FPS="10", CAMSTREAM_STATS_S="2")
+    rig.steps(25)
+    out = capsys.readouterr().out
+    assert out.count(HEADER) == 1
+    block = out[out.index(HEADER):].splitlines()
+    fps = [text for text in block if text.startswith("FPS: ")][0]
+    assert 9.5 <= float(fps.split()[1]) <= 10.5 and fps.endswith("(target 10)")
+    assert "Rating: MODERATE" in block
+    assert "Errors: none" in block
+
+
+def test_refused_connection_backs_off_reports_sparingly_and_resumes_fast(capsys):
+    rig = Rig(CAMSTREAM_TARGET_FPS="10")
+    rig.steps(3)
+    rig.server["up"] = False
+    rig.cm.close_all()  # the hub went away: its connections are gone
+    rig.clock.sleeps.clear()
+    rig.steps(8)
+    assert rig.clock.sleeps == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+    out = capsys.readouterr().out
+    lines = [text for text in out.splitlines() if text.startswith("Error refused")]
+    # 1st, 2nd, 4th, 8th in a row, but the 2nd came 0.25 s after the 1st: at most one line a second
+    assert [text.split(":")[0] for text in lines] == ["Error refused #1", "Error refused #4", "Error refused #8"]
+    assert "server refused the connection" in lines[0] and "retry in 0.2 s" in lines[0]
+    fault_end = rig.clock.ms
+    rig.server["up"] = True
+    sent = rig.streamer.stats.frames_sent
+    while rig.streamer.stats.frames_sent == sent:
+        rig.steps(1)
+    assert rig.clock.ms - fault_end <= 5000
+    assert "Recovered: streaming again after 8 refused errors" in capsys.readouterr().out
+    assert rig.streamer.stats.errors == {"refused": 8}
+    assert rig.streamer.stats.frames_dropped == 8
+
+
+def test_wrong_api_key_says_so_and_waits_longer(capsys):
+    rig = Rig()
+    rig.server["response"] = UNAUTHORIZED
+    rig.steps(2)
+    out = capsys.readouterr().out
+    assert "Error auth #1: server rejected the API key: check CAMSTREAM_API_KEY" in out
+    assert "(invalid API key)" in out
+    assert rig.clock.sleeps[-1] == AUTH_RETRY_S
+    assert rig.streamer.stats.errors == {"auth": 2}
+
+
+def test_server_error_and_registration_failure_are_counted():
+    rig = Rig()
+    rig.control.fail = HTTPStatusError(503, "register", "busy")
+    rig.steps(1)
+    rig.control.fail = None
+    rig.server["response"] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+    rig.steps(1)
+    assert rig.streamer.stats.errors == {"server": 2}
+
+
+def test_wifi_down_is_reported_and_retried():
+    rig = Rig()
+    rig.link.up = False
+    rig.steps(3)
+    rig.link.up = True
+    rig.steps(1)
+    assert rig.streamer.stats.errors == {"wifi": 3}
+    assert rig.streamer.stats.frames_sent == 1 and rig.streamer.stats.frames_dropped == 0
+
+
+def test_camera_timeouts_are_dropped_frames_without_backoff():
+    rig = Rig(frames=[None, JPEG])
+    rig.steps(4)
+    stats = rig.streamer.stats
+    assert (stats.frames_sent, stats.frames_dropped, stats.errors) == (2, 2, {"camera": 2})
+    assert all(s < 0.1 for s in rig.clock.sleeps)
+
+
+def test_intermittent_failures_do_not_flood_the_console(capsys):
+    rig = Rig(frames=[None, JPEG], CAMSTREAM_TARGET_FPS="30", CAMSTREAM_STATS_S="3600")
+    rig.steps(600)
+    elapsed_s = (rig.clock.ms - 1000) / 1000
+    lines = [text for text in capsys.readouterr().out.splitlines() if text.startswith("Error camera")]
+    assert rig.streamer.stats.errors == {"camera": 300}
+    assert 1 <= len(lines) <= elapsed_s + 1
+
+
+def test_memory_error_collects_and_continues():
+    rig = Rig()
+    original = rig.uplink.send
+
+    def send(frame, seq, capture_ms):
+        if seq == 2:
+            raise MemoryError("memory allocation failed")
+        return original(frame, seq, capture_ms)
+
+    rig.uplink.send = send
+    rig.steps(3)
+    assert rig.system.collects == 1 and rig.streamer.stats.errors == {"memory": 1}
+    assert rig.streamer.stats.frames_sent == 2
+
+
+def test_bugs_propagate_to_code_py_and_run_starts_the_watchdog():
+    rig = Rig()
+    rig.camera.take = lambda: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        rig.streamer.run()
+    assert rig.watchdog.started and rig.watchdog.feeds == 0
+
+
+def test_close_releases_everything_even_if_one_part_fails(capsys):
+    rig = Rig()
+    rig.steps(1)
+
+    def broken():
+        raise OSError(9)
+
+    rig.uplink.close = broken
+    rig.streamer.close()
+    assert rig.watchdog.stopped and rig.fake_camera.deinited
+    assert "Close: OSError" in capsys.readouterr().out

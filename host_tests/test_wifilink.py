@@ -1,0 +1,70 @@
+"""camstream.wifilink: join when needed, close pooled sockets on loss, power management, RSSI."""
+
+import pytest
+
+from camstream.errors import LinkDown
+from camstream.wifilink import CONNECT_TIMEOUT_S, WifiLink
+
+
+class Network:
+    rssi = -58
+
+
+class Radio:
+    def __init__(self, connected=True, fail=None):
+        self.connected = connected
+        self.fail = fail
+        self.joins = []
+        self.power_management = "MIN"
+        self.ipv4_address = "192.168.1.77" if connected else None
+        self.ap_info = Network() if connected else None
+
+    def connect(self, ssid, password, *, channel=0, bssid=None, timeout=None):
+        self.joins.append((ssid, password, timeout))
+        if self.fail:
+            raise self.fail
+        self.connected = True
+        self.ipv4_address = "192.168.1.77"
+        self.ap_info = Network()
+
+
+def make(radio, ssid="home"):
+    closes = []
+    return WifiLink(radio, ssid, "pw", lambda: closes.append(1), power_none="NONE"), closes
+
+
+def test_already_connected_does_nothing():
+    radio = Radio()
+    link, closes = make(radio)
+    assert link.ensure() is False
+    assert radio.joins == [] and closes == []
+    assert link.rssi() == -58 and link.ip() == "192.168.1.77"
+
+
+def test_rejoin_closes_sockets_and_disables_power_saving(capsys):
+    radio = Radio(connected=False)
+    link, closes = make(radio)
+    assert link.ensure() is True
+    assert radio.joins == [("home", "pw", CONNECT_TIMEOUT_S)]
+    assert closes == [1] and radio.power_management == "NONE" and link.joins == 1
+    assert "WiFi: joined home, IP 192.168.1.77, RSSI -58 dBm" in capsys.readouterr().out
+
+
+def test_join_failure_is_linkdown():
+    class JoinFailed(OSError):  # CircuitPython raises ConnectionError, an OSError
+        pass
+
+    link, closes = make(Radio(connected=False, fail=JoinFailed("No network with that ssid")))
+    with pytest.raises(LinkDown, match="cannot join 'home': No network with that ssid"):
+        link.ensure()
+
+
+def test_no_ssid_is_a_clear_linkdown():
+    link, closes = make(Radio(connected=False), ssid=None)
+    with pytest.raises(LinkDown, match="CIRCUITPY_WIFI_SSID is not set"):
+        link.ensure()
+
+
+def test_rssi_none_without_access_point():
+    link, closes = make(Radio(connected=False))
+    assert link.rssi() is None and link.ip() == ""
