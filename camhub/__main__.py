@@ -1,0 +1,43 @@
+"""`python -m camhub` / `camhub`: parse settings, serve until Ctrl-C or SIGTERM, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import banner, config
+from .api import API_KEYS
+from .app import KEY_SOURCE, init
+from .server import Server
+
+log = logging.getLogger("camhub")
+
+
+async def serve(settings: config.Config) -> None:
+    app = init(settings)
+    async with Server(app, settings.host, settings.port) as server:
+        print(banner.render(settings.host, server.port, app[API_KEYS].keys[0], app[KEY_SOURCE]), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = config.load(argv)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:
+        print(f"camhub: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""JPEG sanity checks: a frame is stored and shown only if it is a complete SOI..EOI image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOI = b"\xff\xd8"
+EOI = b"\xff\xd9"
+_SOS = 0xDA
+# Markers that carry no length field.
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+# Start-of-frame markers (all but DHT 0xC4, JPG 0xC8 and DAC 0xCC) hold the image size.
+_SOF = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC})
+
+
+class JpegError(ValueError):
+    """The bytes are not a complete JPEG; the message says why."""
+
+
+@dataclass(frozen=True)
+class JpegInfo:
+    width: int
+    height: int
+
+
+def inspect(data: bytes) -> JpegInfo:
+    """Walks the header segments up to the scan, so truncated or foreign data is refused cheaply."""
+    if len(data) < 4 or not data.startswith(SOI):
+        raise JpegError("not a JPEG: the body does not start with the SOI marker FFD8")
+    if not data.endswith(EOI):
+        raise JpegError(f"truncated JPEG: {len(data)} bytes without the EOI marker FFD9 at the end")
+    width = height = 0
+    pos, end = 2, len(data) - 2
+    while True:
+        while pos < end and data[pos] == 0xFF and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes before a marker
+        if pos + 4 > end or data[pos] != 0xFF:
+            raise JpegError(f"corrupt JPEG: expected a marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2 or pos + 2 + length > end:
+            raise JpegError(f"truncated JPEG: segment FF{marker:02X} at byte {pos} runs past the end")
+        if marker in _SOF and length >= 7:
+            height = int.from_bytes(data[pos + 5:pos + 7], "big")
+            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+        if marker == _SOS:
+            break
+        pos += 2 + length
+    if not width or not height:
+        raise JpegError("corrupt JPEG: no frame header (SOF) with the image size before the scan")
+    return JpegInfo(width, height)

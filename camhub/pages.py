@@ -1,0 +1,29 @@
+"""HTML viewers: the dashboard and a device's live view (static files; the data comes from the JSON API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from .api import REGISTRY, error
+
+STATIC = Path(__file__).resolve().parent / "static"
+_NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers=_NO_CACHE)
+
+
+async def live_view(request: web.Request) -> web.StreamResponse:
+    device_id = request.match_info["device_id"]
+    if request.app[REGISTRY].get(device_id) is None:
+        return error(404, f"unknown device {device_id!r}")
+    return web.FileResponse(STATIC / "device.html", headers=_NO_CACHE)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", dashboard)
+    app.router.add_get("/devices/{device_id}", live_view)
+    app.router.add_static("/static", STATIC)

@@ -1,0 +1,82 @@
+"""The viewer pages in Debian's chromium (Playwright): the dashboard lists the camera, the live view moves."""
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from test_api import client, hub, post_frame, start_hub  # noqa: F401  (fixtures)
+from test_jpeg import make_jpeg
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+
+if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required when CI=true", allow_module_level=True)
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+
+@pytest.fixture
+async def browser(tmp_path):
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is required for the browser tests"
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1200, "height": 800})
+        yield context
+        await context.close()
+
+
+async def camera(client, url, stop: asyncio.Event):  # noqa: F811
+    """A test camera: ~8 fps of Pillow JPEGs with the frame number drawn in."""
+    n = 0
+    while not stop.is_set():
+        status, _ = await post_frame(client, url, make_jpeg(f"frame {n}", size=(320, 240)), device="cam1", seq=n)
+        assert status == 200
+        n += 1
+        await asyncio.sleep(0.12)
+
+
+async def test_dashboard_and_live_view(hub, client, browser):  # noqa: F811
+    _, url = hub
+    async with client.post(f"{url}/api/v1/devices/register", headers={"X-API-Key": "test-key"},
+                           json={"deviceId": "cam1", "deviceName": "Front door"}) as response:
+        assert response.status == 200
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(camera(client, url, stop))
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{url}/")
+        tile = page.locator('article[data-device="cam1"]')
+        await tile.locator(".status", has_text="online").wait_for(timeout=10_000)
+        assert await tile.locator(".name").inner_text() == "Front door"
+        await page.wait_for_function(
+            "document.querySelector('article[data-device=\"cam1\"] img').naturalWidth === 320", timeout=10_000)
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "dashboard.png"))
+
+        await tile.locator("a.name").click()
+        await page.wait_for_url(f"{url}/devices/cam1")
+        live = page.locator("#live")
+        await page.wait_for_function("document.getElementById('live').naturalWidth === 320", timeout=10_000)
+        first = await live.screenshot()
+        changed = False
+        for _ in range(30):
+            await asyncio.sleep(0.2)
+            if await live.screenshot() != first:
+                changed = True
+                break
+        assert changed, "the live view's image did not change while the camera was sending"
+        await page.locator("#stats dd", has_text="320×240").wait_for(timeout=5_000)
+        await page.screenshot(path=str(OUTPUT / "live-view.png"))
+    finally:
+        stop.set()
+        await feeder
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        assert 'camhub_viewers_dropped_total{device="cam1"} 0' in await response.text()

@@ -1,0 +1,205 @@
+"""camhub.fanout + camhub.mjpeg: many viewers, slow and vanished viewers, bit-exact parts, bounded memory."""
+
+import asyncio
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from camhub.api import FANOUT
+from camhub.fanout import BOUNDARY, Slot
+from test_api import KEY, client, hub, post_frame, start_hub  # noqa: F401  (fixtures)
+from test_jpeg import make_jpeg
+
+FRAMES = [make_jpeg(f"frame {n}", size=(320, 240), noise=30 + n) for n in range(8)]
+BIG = [make_jpeg(f"big {n}", size=(640, 480), quality=60, noise=20 + n) for n in range(4)]  # ~70 KB each
+
+
+async def read_part(content: aiohttp.StreamReader) -> tuple[dict[str, str], bytes]:
+    """One MJPEG part as an MJPEG client (ffmpeg, VLC) reads it: headers, Content-Length bytes, boundary line."""
+    headers = {}
+    while (line := (await content.readline()).decode().strip()) != "":
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await content.readexactly(int(headers["content-length"]))
+    assert await content.readline() == b"\r\n"
+    assert await content.readline() == f"--{BOUNDARY}\r\n".encode()
+    return headers, body
+
+
+async def open_stream(client, url, device="cam1"):  # noqa: F811
+    response = await client.get(f"{url}/devices/{device}/stream.mjpg")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    assert await response.content.readline() == f"--{BOUNDARY}\r\n".encode()
+    return response
+
+
+async def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def stalled_viewer(url: str, device: str = "cam1") -> socket.socket:
+    """A viewer that asks for the stream and then never reads: tiny receive window, nothing consumed."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET /devices/{device}/stream.mjpg HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return sock
+
+
+async def camera_rate(client, url, seconds, frames=BIG):  # noqa: F811
+    sent, start = 0, time.monotonic()
+    while time.monotonic() - start < seconds:
+        status, _ = await post_frame(client, url, frames[sent % len(frames)], seq=sent)
+        assert status == 200
+        sent += 1
+    return sent / (time.monotonic() - start)
+
+
+async def test_viewers_receive_the_posted_bytes_exactly(hub, client):  # noqa: F811
+    _, url = hub
+    await post_frame(client, url, FRAMES[0], seq=0)
+    viewers = [await open_stream(client, url) for _ in range(5)]
+    for response in viewers:  # a new viewer gets the latest frame at once
+        headers, body = await read_part(response.content)
+        assert (headers["content-type"], body) == ("image/jpeg", FRAMES[0])
+    for n, frame in enumerate(FRAMES[1:], 1):
+        await post_frame(client, url, frame, seq=n)
+        for response in viewers:
+            headers, body = await read_part(response.content)
+            assert body == frame and headers["content-length"] == str(len(frame))
+            assert headers["x-frame-seq"] == str(n + 1)
+    for response in viewers:
+        response.close()
+
+
+async def test_slow_viewer_is_dropped_without_slowing_the_camera(start_hub, client):  # noqa: F811
+    app, url = await start_hub(viewer_timeout_s=0.5)
+    await post_frame(client, url, BIG[0], seq=0)
+    fast = await open_stream(client, url)
+    received = 0
+
+    async def watch():
+        nonlocal received
+        while True:
+            await read_part(fast.content)
+            received += 1
+
+    watcher = asyncio.create_task(watch())
+    alone = await camera_rate(client, url, 0.8)
+    slot = app[FANOUT].peek("cam1")
+    slow = stalled_viewer(url)
+    await wait_for(lambda: len(slot.viewers) == 2)
+    peak = 0
+
+    async def sample():
+        nonlocal peak
+        while True:
+            peak = max(peak, slot.buffered())
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
+    with_slow = await camera_rate(client, url, 0.8)
+    await wait_for(lambda: slot.viewers_dropped == 1, timeout=3)
+    sampler.cancel()
+    received_before = received
+    await camera_rate(client, url, 0.2)
+    await wait_for(lambda: received > received_before)  # the other viewer still gets frames
+    watcher.cancel()
+    slow.close()
+    fast.close()
+    assert len(slot.viewers) <= 1
+    assert with_slow >= 0.6 * alone, f"camera slowed from {alone:.0f} to {with_slow:.0f} frames/s"
+    # What a stalled viewer can hold in the hub: the transport's 64 KiB high-water mark plus the parts written
+    # before the writer checks it (aiohttp drains past 64 KiB), never a growing backlog.
+    assert peak <= 2 * 65536 + 2 * max(map(len, BIG)) + 4096, f"{peak} bytes buffered for viewers"
+
+
+async def test_memory_stays_bounded_while_viewers_stall(start_hub, client):  # noqa: F811
+    app, url = await start_hub(viewer_timeout_s=30)
+    await post_frame(client, url, BIG[0], seq=0)
+    slot = app[FANOUT].peek("cam1")
+    stalled = [stalled_viewer(url) for _ in range(4)]
+    await wait_for(lambda: len(slot.viewers) == 4)
+    peak = 0
+    for n in range(1, 300):
+        status, _ = await post_frame(client, url, BIG[n % len(BIG)], seq=n)
+        assert status == 200
+        peak = max(peak, slot.buffered())
+    assert slot.parts_sent < 4 * 150  # stalled viewers are not fed a backlog: they will skip to the newest
+    assert peak <= 4 * (2 * 65536 + 2 * max(map(len, BIG)) + 4096), f"{peak} bytes buffered (posted 12 MB)"
+    assert len(slot.viewers) == 4 and slot.viewers_dropped == 0
+    for sock in stalled:
+        sock.close()
+    await wait_for(lambda: not slot.viewers)
+
+
+async def test_viewer_vanishing_mid_part_leaves_the_others_alone(hub, client):  # noqa: F811
+    app, url = hub
+    await post_frame(client, url, BIG[0], seq=0)
+    other = await open_stream(client, url)
+    sock = stalled_viewer(url)
+    slot = app[FANOUT].peek("cam1")
+    await wait_for(lambda: len(slot.viewers) == 2)
+    assert b"image/jpeg" in sock.recv(2000)  # part-way into the first part
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # reset, mid-part
+    for n in range(1, 20):
+        assert (await post_frame(client, url, BIG[n % len(BIG)], seq=n))[0] == 200
+    await wait_for(lambda: len(slot.viewers) == 1)
+    seqs = []
+    while not seqs or seqs[-1] < slot.seq:
+        headers, body = await read_part(other.content)
+        assert body in BIG
+        seqs.append(int(headers["x-frame-seq"]))
+    other.close()
+
+
+async def test_shutdown_ends_open_streams(start_hub, client, tmp_path):  # noqa: F811
+    from camhub.app import init
+    from camhub.config import Config
+    from camhub.server import Server
+    server = Server(init(Config(host="127.0.0.1", port=0, data_dir=tmp_path / "s", api_keys=(KEY,))),
+                    "127.0.0.1", 0)
+    await server.start()
+    url = server.url
+    await post_frame(client, url, FRAMES[0])
+    viewer = await open_stream(client, url)
+    await read_part(viewer.content)
+    started = time.monotonic()
+    await server.stop()
+    assert time.monotonic() - started < 2.0
+    assert await viewer.content.read() == b""  # the stream ended
+    viewer.close()
+
+
+async def test_slot_hands_out_only_the_newest_frame():
+    slot = Slot()
+    waiter = asyncio.create_task(slot.next_after(0))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    slot.publish(b"one", 1.0)
+    assert (await waiter)[0] == 1
+    for data in (b"two", b"three", b"four"):
+        slot.publish(data, 2.0)
+    seq, part = await slot.next_after(1)
+    assert seq == 4 and b"four" in part and b"three" not in part
+    assert (slot.parts_sent, slot.parts_skipped) == (2, 2)
+    late = asyncio.create_task(slot.next_after(4))
+    await asyncio.sleep(0)
+    slot.close()
+    assert await late is None
+
+
+@pytest.mark.parametrize("seq", [1, 123456])
+def test_part_layout(seq):
+    from camhub.fanout import build_part
+    part = build_part(b"\xff\xd8JPEG\xff\xd9", seq, 1700000000.5)
+    assert part == (f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
+                    f"X-Timestamp: 1700000000.500\r\n\r\n").encode() + b"\xff\xd8JPEG\xff\xd9\r\n--camhubframe\r\n"

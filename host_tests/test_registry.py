@@ -1,0 +1,95 @@
+"""camhub.registry: online/offline from inferred heartbeat spacing, counters, SQLite only on flush."""
+
+import sqlite3
+
+import pytest
+
+from camhub.registry import Registry, device_id_problem
+
+
+class Clock:
+    def __init__(self, now=1_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+async def registry(tmp_path):
+    clock = Clock()
+    reg = Registry(tmp_path / "registry.sqlite3", default_interval_s=10.0, clock=clock)
+    await reg.open()
+    reg.clock = clock
+    yield reg
+    await reg.close()
+
+
+def rows(tmp_path):
+    with sqlite3.connect(tmp_path / "registry.sqlite3") as db:
+        return db.execute("SELECT device_id, frames, drops FROM devices").fetchall()
+
+
+async def test_offline_after_three_inferred_intervals(registry):
+    clock = registry.clock
+    await registry.register("cam1", "Cam", "camera", "10.0.0.2", [])
+    device = registry.get("cam1")
+    assert registry.heartbeat_interval(device) == 10.0  # default until heartbeats show the real spacing
+    for _ in range(4):
+        clock.now += 2.0
+        registry.heartbeat("cam1", 1, 2, -50, "online", {})
+    assert registry.heartbeat_interval(device) == 2.0
+    clock.now += 5.9
+    assert registry.is_online(device)
+    clock.now += 0.2
+    assert not registry.is_online(device)
+    registry.frame("cam1", 1, None, 100, 8, 8, clock.now)  # any traffic brings it back
+    assert registry.is_online(device)
+
+
+async def test_a_missed_heartbeat_does_not_stretch_the_interval(registry):
+    clock = registry.clock
+    await registry.register("cam1", "Cam", "camera", "", [])
+    for gap in (10, 10, 10, 30, 10):
+        clock.now += gap
+        registry.heartbeat("cam1", None, None, None, None, {})
+    assert registry.heartbeat_interval(registry.get("cam1")) == 10
+
+
+async def test_counters_stay_in_memory_until_flush(registry, tmp_path):
+    clock = registry.clock
+    for seq in (7, 8, 11, 12, 3):  # 2 lost after 8; 3 after 12 is a reboot, not a loss
+        registry.frame("cam1", seq, None, 1000, 16, 16, clock.now)
+    registry.reject("cam1")
+    registry.reject("ghost")
+    device = registry.get("cam1")
+    assert (device.frames, device.bytes, device.drops, device.rejects, device.implicit) == (5, 5000, 2, 1, True)
+    assert rows(tmp_path) == []
+    await registry.flush()
+    assert rows(tmp_path) == [("cam1", 5, 2)]
+    assert registry.get("ghost") is None
+
+
+async def test_fps_and_stopped_stream(registry):
+    clock = registry.clock
+    for _ in range(11):
+        registry.frame("cam1", None, None, 10, 1, 1, clock.now)
+        clock.now += 0.1
+    assert registry.get("cam1").fps(clock.now) == pytest.approx(10.0)
+    assert registry.get("cam1").fps(clock.now + 5) == 0.0
+
+
+async def test_latency_is_delay_beyond_the_fastest_frame(registry):
+    clock = registry.clock
+    base = clock.now
+    for capture_ms, arrival_delay_ms in ((1000, 50), (1100, 20), (1200, 80)):
+        registry.frame("cam1", None, capture_ms, 10, 1, 1, base + (capture_ms + arrival_delay_ms) / 1000)
+    assert registry.get("cam1").latency_ms == pytest.approx(60.0, abs=0.01)
+    registry.frame("cam1", None, 5, 10, 1, 1, base + 2)  # board rebooted: new clock base
+    assert registry.get("cam1").latency_ms == 0.0
+
+
+@pytest.mark.parametrize(("value", "ok"), [("cam-1", True), ("a.b_c:d", True), ("x" * 64, True), ("", False),
+                                           ("x" * 65, False), ("../x", False), ("a b", False), (5, False)])
+def test_device_id_rules(value, ok):
+    assert (device_id_problem(value) is None) == ok
