@@ -1,0 +1,204 @@
+"""The fake espcamera: validation, the frame-buffer contract of take(), overflow and faults."""
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from hostsim.faults import parse_fault
+from hostsim.testing import virtual_board
+
+
+@pytest.fixture
+def board(tmp_path):
+    yield from virtual_board(tmp_path)
+
+
+def camera_kwargs(board_module, espcamera, **overrides):
+    kwargs = dict(
+        data_pins=board_module.CAMERA_DATA, external_clock_pin=board_module.CAMERA_XCLK,
+        pixel_clock_pin=board_module.CAMERA_PCLK, vsync_pin=board_module.CAMERA_VSYNC,
+        href_pin=board_module.CAMERA_HREF, i2c=board_module.I2C(), pixel_format=espcamera.PixelFormat.JPEG,
+        frame_size=espcamera.FrameSize.QVGA, jpeg_quality=12, framebuffer_count=1,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+def make_camera(board, **overrides):
+    """A camera on a booted board; FrameSize/GrabMode may be given by name."""
+    if board.world is None:
+        board.boot(sensor_fps=60)
+    espcamera = board.module("espcamera")
+    for key, kind in (("frame_size", espcamera.FrameSize), ("grab_mode", espcamera.GrabMode)):
+        if isinstance(overrides.get(key), str):
+            overrides[key] = getattr(kind, overrides[key])
+    return espcamera, espcamera.Camera(**camera_kwargs(board.module("board"), espcamera, **overrides))
+
+
+def test_take_returns_a_readonly_b_memoryview_of_a_jpeg(board):
+    espcamera, cam = make_camera(board, frame_size="HD")
+    frame = cam.take(1)
+    assert isinstance(frame, memoryview)
+    assert frame.readonly and frame.format == "b"
+    assert frame[0] == -1 and frame[1] == -40  # FF D8 seen as signed bytes
+    assert bytes(frame[-2:]) == b"\xff\xd9"
+    with pytest.raises(TypeError):
+        frame[0] = 0
+    assert (cam.width, cam.height, cam.sensor_name) == (1280, 720, "OV5640")
+    assert Image.open(io.BytesIO(bytes(frame))).size == (1280, 720)
+
+
+def test_the_next_take_overwrites_the_buffer(board):
+    _, cam = make_camera(board)
+    first = cam.take(1)
+    copy = bytes(first)
+    second = cam.take(1)
+    assert second.obj is first.obj  # one frame buffer, reused
+    assert bytes(first[: len(copy)]) != copy
+
+
+def test_with_two_buffers_the_given_back_one_is_overwritten_too(board):
+    espcamera, cam = make_camera(board, framebuffer_count=2, grab_mode="LATEST")
+    first = cam.take(1)
+    copy = bytes(first)
+    second = cam.take(1)
+    assert second.obj is not first.obj
+    assert bytes(first) != copy
+
+
+def test_frame_numbers_advance_at_the_sensor_rate(board):
+    _, cam = make_camera(board)
+    start = time.monotonic()
+    frames = [cam.take(1) for _ in range(12)]
+    assert all(f is not None for f in frames)
+    elapsed = time.monotonic() - start
+    # one buffer: each take waits for a frame that starts after the buffer came back (1-2 periods at 60 fps)
+    assert 12 / 60 <= elapsed < 12 * 2.5 / 60 + 0.3
+
+
+def test_too_low_quality_overflows_the_frame_buffer(board):
+    _, cam = make_camera(board, frame_size="HD", jpeg_quality=2)
+    assert cam.take(0.1) is None
+    assert board.world.stats.fb_overflows >= 1
+    cam.quality = 10
+    good = cam.take(1)
+    assert good is not None and len(good) <= 1280 * 720 // 5
+    big = len(good)
+    cam.quality = 30
+    assert len(cam.take(1)) < big
+
+
+def test_camera_fault_makes_take_time_out(board):
+    board.boot(faults=[parse_fault("camera@0+60")])
+    _, cam = make_camera(board)
+    start = time.monotonic()
+    assert cam.take(0.2) is None
+    assert time.monotonic() - start >= 0.19
+    assert board.world.stats.camera_timeouts == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"data_pins": ()}, ValueError, "data_pins length must be 8"),
+        ({"jpeg_quality": 1}, ValueError, "jpeg_quality must be 2-55"),
+        ({"jpeg_quality": 56}, ValueError, "jpeg_quality must be 2-55"),
+        ({"framebuffer_count": 3}, ValueError, "framebuffer_count must be 1-2"),
+        ({"i2c": object()}, TypeError, "i2c must be of type I2C"),
+    ],
+)
+def test_constructor_validates_like_the_board(board, overrides, error, message):
+    board.boot()
+    espcamera = board.module("espcamera")
+    with pytest.raises(error, match=message):
+        espcamera.Camera(**camera_kwargs(board.module("board"), espcamera, **overrides))
+
+
+def test_arguments_are_keyword_only(board):
+    board.boot()
+    espcamera = board.module("espcamera")
+    with pytest.raises(TypeError):
+        espcamera.Camera(board.module("board").CAMERA_DATA)
+
+
+def test_only_one_camera_and_deinit_frees_it(board):
+    espcamera, cam = make_camera(board)
+    with pytest.raises(ValueError, match="in use"):
+        make_camera(board)
+    cam.deinit()
+    with pytest.raises(ValueError, match="deinitialized"):
+        cam.take()
+    _, again = make_camera(board)
+    assert again.take(1) is not None
+
+
+def test_wrong_wiring_fails_the_sensor_probe(board):
+    board.boot(board="seeed_xiao_esp32_s3_sense")
+    espcamera = board.module("espcamera")
+    board_module = board.module("board")
+    busio = board.module("busio")
+    kwargs = dict(
+        data_pins=board_module.CAM_DATA, external_clock_pin=board_module.CAM_XCLK,
+        pixel_clock_pin=board_module.CAM_PCLK, vsync_pin=board_module.CAM_VSYNC, href_pin=board_module.CAM_HREF,
+        pixel_format=espcamera.PixelFormat.JPEG,
+    )
+    espidf = board.module("espidf")
+    with pytest.raises(espidf.IDFError, match="not found"):
+        espcamera.Camera(i2c=board_module.I2C(), **kwargs)  # the XIAO's camera is NOT on board.I2C()
+    cam = espcamera.Camera(i2c=busio.I2C(board_module.CAM_SCL, board_module.CAM_SDA), **kwargs)
+    assert cam.take(1) is not None
+
+
+def test_without_psram_only_one_small_buffer(board):
+    board.boot(psram=False)
+    espcamera = board.module("espcamera")
+    espidf = board.module("espidf")
+    assert espidf.get_total_psram() == 0
+    board_module = board.module("board")
+    with pytest.raises(espidf.MemoryError):
+        espcamera.Camera(**camera_kwargs(board_module, espcamera, framebuffer_count=2))
+    with pytest.raises(espidf.MemoryError):
+        espcamera.Camera(**camera_kwargs(board_module, espcamera, frame_size=espcamera.FrameSize.HD))
+    cam = espcamera.Camera(**camera_kwargs(board_module, espcamera, frame_size=espcamera.FrameSize.VGA))
+    assert cam.take(1) is not None
+
+
+def test_reconfigure_changes_size_and_frees_the_old_buffer(board):
+    espcamera, cam = make_camera(board)
+    old = cam.take(1)
+    cam.reconfigure(frame_size=espcamera.FrameSize.VGA, framebuffer_count=2)
+    assert (cam.width, cam.height, cam.framebuffer_count) == (640, 480, 2)
+    assert not any(bytes(old))  # given back and overwritten
+    assert cam.take(1) is not None
+
+
+def test_frames_folder_is_played_in_name_order(board, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    colours = {"c.jpg": (0, 0, 255), "a.jpg": (255, 0, 0), "b.jpg": (0, 255, 0)}
+    for name, colour in colours.items():
+        Image.new("RGB", (64, 48), colour).save(folder / name, "JPEG")
+    board.boot(frames=folder, sensor_fps=60)
+    _, cam = make_camera(board, framebuffer_count=2, grab_mode="LATEST")
+    seen = []
+    for _ in range(6):
+        pixel = Image.open(io.BytesIO(bytes(cam.take(1)))).convert("RGB").getpixel((5, 5))
+        seen.append(max(range(3), key=lambda i: pixel[i]))  # 0 red (a), 1 green (b), 2 blue (c)
+    steps = {(b - a) % 3 for a, b in zip(seen, seen[1:])}
+    assert set(seen) == {0, 1, 2}
+    assert steps <= {1, 2}  # forward through a, b, c (skipping frames the firmware was too slow for)
+
+
+def test_hang_fault_freezes_take_until_interrupted(board):
+    import _thread
+    import threading
+
+    board.boot(faults=[parse_fault("hang@0")])
+    _, cam = make_camera(board)
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        cam.take(0.05)
+    assert time.monotonic() - start >= 0.25
