@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from aiohttp import BodyPartReader, web
+from aiohttp import hdrs, web
 
+from . import multipart
 from .jpeg import JpegError, JpegInfo, inspect
 from .registry import device_id_problem
 
 _FIELD_LIMIT = 256
+_MULTIPART_HEADROOM = 64 * 1024  # boundaries, part headers and small fields around the JPEG
 
 
 class FrameError(Exception):
@@ -58,42 +60,48 @@ async def _read_raw(request: web.Request, limit: int) -> bytes:
     return body
 
 
-async def _read_part(part: BodyPartReader, limit: int, what: str) -> bytes:
-    data = bytearray()
-    while chunk := await part.read_chunk(65536):
-        data += chunk
-        if len(data) > limit:
-            raise FrameError(413, f"{what} exceeds the {limit}-byte limit")
-    return bytes(data)
+async def _read_body(request: web.Request, cap: int, limit: int) -> bytes:
+    """The whole upload, refused with 413 as soon as it grows past `cap`, whatever the framing."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > cap:
+            raise FrameError(413, f"upload exceeds the {limit}-byte frame limit plus {cap - limit} bytes of framing")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _read_multipart(request: web.Request, limit: int) -> tuple[str | None, bytes]:
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+    cap = limit + _MULTIPART_HEADROOM
+    if request.content_length is not None and request.content_length > cap:
         raise FrameError(413, f"upload of {request.content_length} bytes exceeds the {limit}-byte frame limit")
-    device_id: str | None = None
-    image: bytes | None = None
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise FrameError(400, "malformed multipart body: nested multipart is not supported")
-            if part.name == "image":
-                kind = part.headers.get("Content-Type", "image/jpeg").split(";")[0].strip().lower()
-                if kind not in ("image/jpeg", "application/octet-stream"):
-                    raise FrameError(415, f"multipart part 'image' must be image/jpeg, got {kind!r}")
-                image = await _read_part(part, limit, "frame")
-            elif part.name == "deviceId":
-                raw = await _read_part(part, _FIELD_LIMIT, "multipart field 'deviceId'")
-                device_id = raw.decode("utf-8", "replace").strip()
-            else:
-                await _read_part(part, limit, f"multipart part {part.name!r}")
-    except FrameError:
-        raise
-    except (ValueError, AssertionError, RuntimeError, KeyError) as exc:
-        raise FrameError(400, f"malformed multipart body: {exc or type(exc).__name__}") from None
+        boundary = multipart.boundary(request.headers.get(hdrs.CONTENT_TYPE, ""))
+        parts = multipart.parse(await _read_body(request, cap, limit), boundary)
+    except multipart.MultipartError as exc:
+        raise FrameError(400, f"malformed multipart body: {exc}") from None
+    device_id: str | None = None
+    image: memoryview | None = None
+    for part in parts:
+        if part.name == "image":
+            if image is not None:
+                raise FrameError(400, "multipart body has more than one 'image' part: send one frame per request")
+            kind = part.content_type or "image/jpeg"
+            if kind not in ("image/jpeg", "application/octet-stream"):
+                raise FrameError(415, f"multipart part 'image' must be image/jpeg, got {kind!r}")
+            if len(part.data) > limit:
+                raise FrameError(413, f"frame of {len(part.data)} bytes exceeds the {limit}-byte limit")
+            image = part.data
+        elif part.name == "deviceId":
+            if device_id is not None:
+                raise FrameError(400, "multipart body has more than one 'deviceId' field")
+            if len(part.data) > _FIELD_LIMIT:
+                raise FrameError(413, f"multipart field 'deviceId' exceeds the {_FIELD_LIMIT}-byte limit")
+            device_id = str(part.data, "utf-8", "replace").strip()
     if image is None:
         raise FrameError(400, "multipart body has no 'image' part")
-    return device_id, image
+    return device_id, bytes(image)
 
 
 async def read_frame(request: web.Request, limit: int) -> Frame:

@@ -80,3 +80,39 @@ async def test_dashboard_and_live_view(hub, client, browser):  # noqa: F811
         await feeder
     async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
         assert 'camhub_viewers_dropped_total{device="cam1"} 0' in await response.text()
+
+
+async def test_recordings_section_toggles_lists_plays_and_downloads(hub, client, browser):  # noqa: F811
+    _, url = hub
+    assert (await post_frame(client, url, make_jpeg("first", size=(320, 240)), device="cam1"))[0] == 200
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(camera(client, url, stop))
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{url}/devices/cam1")
+        toggle = page.locator("#rec-toggle")
+        await page.locator("#no-spans").wait_for(timeout=10_000)
+        assert await toggle.is_enabled() and not await toggle.is_checked()
+        await toggle.check()
+        await page.locator("#rec-summary", has_text="recording ·").wait_for(timeout=5_000)
+        async with client.get(f"{url}/api/v1/devices/cam1/recordings") as response:
+            assert (await response.json())["recording"] is True
+        span = page.locator("#spans button").first
+        await span.wait_for(timeout=10_000)
+        assert await page.locator("#no-spans").is_hidden()
+        await span.click()
+        await page.wait_for_function("document.getElementById('playback').naturalWidth === 320", timeout=10_000)
+        href = await page.locator("#download").get_attribute("href")
+        assert href.startswith("/devices/cam1/recording.mjpg?start=")
+        download = await page.request.get(f"{url}{href}")
+        assert download.ok and download.headers["content-type"].startswith("multipart/x-mixed-replace")
+        assert (await download.body()).count(b"Content-Type: image/jpeg") >= 1
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "recordings.png"), full_page=True)
+        await toggle.uncheck()
+        await page.locator("#rec-summary", has_text="not recording").wait_for(timeout=5_000)
+    finally:
+        stop.set()
+        await feeder
+    async with client.get(f"{url}/api/v1/devices/cam1/recordings") as response:
+        assert (await response.json())["recording"] is False

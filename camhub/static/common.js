@@ -34,7 +34,17 @@ function deviceUrl(id, suffix) {
 }
 
 async function getJson(url) {
-  const r = await fetch(url, { cache: "no-store" });
+  return jsonOf(await fetch(url, { cache: "no-store" }));
+}
+
+async function postJson(url, body) {
+  return jsonOf(await fetch(url, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  }));
+}
+
+// The body of a JSON response, or an Error carrying the hub's {"error": "..."} message.
+async function jsonOf(r) {
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { msg = (await r.json()).error || msg; } catch (e) { /* body was not JSON */ }
