@@ -32,6 +32,7 @@ STARTED = web.AppKey("started", float)
 _JSON_LIMIT = 64 * 1024
 _TEXT_LIMIT = 128
 _NUMBER = (int, float)
+_FRAME_HEADERS = {"Server": "camhub"}  # instead of aiohttp's "Python/3.x aiohttp/3.x"
 
 
 def error(status: int, message: str, **headers: str) -> web.Response:
@@ -180,7 +181,13 @@ async def post_frame(request: web.Request) -> web.Response:
         except Exception as exc:
             log.exception("recording a frame of %s failed", frame.device_id)
             return error(500, f"frame shown live but not recorded: {exc}")
-    return web.json_response({"ok": True, "deviceId": frame.device_id, "seq": frame.seq, "bytes": len(frame.jpeg)})
+    return frame_accepted(frame.seq, len(frame.jpeg))
+
+
+def frame_accepted(seq: int | None, size: int) -> web.Response:
+    """The answer to every stored frame crosses the camera's radio: compact JSON, no charset, a short Server."""
+    body = json.dumps({"ok": True, "seq": seq, "bytes": size}, separators=(",", ":")).encode()
+    return web.Response(body=body, content_type="application/json", headers=_FRAME_HEADERS)
 
 
 def device_json(request: web.Request, device: Device, now: float) -> dict[str, Any]:

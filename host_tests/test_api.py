@@ -163,11 +163,31 @@ async def test_json_endpoints_refuse_bad_bodies_and_keys(hub, client, path):
     assert await devices(client, url) == []
 
 
+async def test_frame_answer_is_short_on_the_wire(hub):
+    """It crosses the camera's radio once per frame: no charset, no aiohttp version banner, compact JSON."""
+    host, port = hub[1].removeprefix("http://").split(":")
+
+    def one_frame():
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        conn.request("POST", "/api/v1/stream/stream", body=JPEG, headers={
+            "X-API-Key": KEY, "Content-Type": "image/jpeg", "X-Device-Id": "cam1", "X-Frame-Seq": "7"})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response, body
+
+    response, body = await asyncio.to_thread(one_frame)
+    assert response.status == 200
+    assert (response.getheader("Content-Type"), response.getheader("Server")) == ("application/json", "camhub")
+    assert response.getheader("Date")
+    assert body == b'{"ok":true,"seq":7,"bytes":%d}' % len(JPEG)
+
+
 @pytest.mark.parametrize("multipart", [False, True])
 async def test_frame_registers_implicitly_and_is_served(hub, client, multipart):
     _, url = hub
     status, body = await post_frame(client, url, seq=1, multipart=multipart, **{"X-Capture-Ms": "1000"})
-    assert (status, body) == (200, {"ok": True, "deviceId": "cam1", "seq": 1, "bytes": len(JPEG)})
+    assert (status, body) == (200, {"ok": True, "seq": 1, "bytes": len(JPEG)})
     [device] = await devices(client, url)
     assert (device["deviceId"], device["implicit"], device["online"]) == ("cam1", True, True)
     assert (device["frames"], device["bytes"], device["width"], device["height"]) == (1, len(JPEG), 160, 120)

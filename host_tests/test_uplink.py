@@ -43,8 +43,8 @@ def expected(mode, data, seq, capture_ms, host=b"127.0.0.1:9005"):
         body = data
         ctype = b"image/jpeg"
     head = (
-        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: " + host + b"\r\nUser-Agent: CamStream\r\n"
-        b"Connection: keep-alive\r\nX-API-Key: secret\r\nX-Device-Id: ESP32-CAM-ABCDEF\r\n"
+        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: " + host + b"\r\n"
+        b"X-API-Key: secret\r\nX-Device-Id: ESP32-CAM-ABCDEF\r\n"
         b"Content-Type: " + ctype + b"\r\nX-Frame-Seq: %d\r\nX-Capture-Ms: %d\r\nContent-Length: %d\r\n\r\n"
     ) % (seq, capture_ms, len(body))
     return head + body

@@ -12,9 +12,10 @@ from camstream.errors import ProtocolError, UploadTimeout, errno_of
 
 STREAM_PATH = "/api/v1/stream/stream"
 SESSION_ID = "camstream-frames"
-BOUNDARY = b"CamStreamFrameBoundary7d41e1"
+BOUNDARY = b"camstream7d41"  # sent 4 times per frame: short, yet too long to turn up inside a JPEG by chance
 EAGAIN = 11
 ECONNRESET = 104
+ECONNREFUSED = 111
 _SOCKET_TIMEOUTS = (110, 116)
 _IPPROTO_TCP = 6
 _TCP_NODELAY = 1
@@ -125,7 +126,7 @@ class FrameUplink:
                 self._server.path(STREAM_PATH).encode(),
                 b" HTTP/1.1\r\nHost: ",
                 self._server.host_header.encode(),
-                b"\r\nUser-Agent: CamStream\r\nConnection: keep-alive\r\nX-API-Key: ",
+                b"\r\nX-API-Key: ",
                 api_key.encode(),
                 b"\r\nX-Device-Id: ",
                 device,
@@ -196,15 +197,21 @@ class FrameUplink:
 
     def _connect(self):
         server = self._server
-        sock = self._cm.get_socket(
-            server.host,
-            server.port,
-            server.proto,
-            SESSION_ID,
-            timeout=self._timeout_s,
-            is_ssl=server.is_ssl,
-            ssl_context=self._ssl_context,
-        )
+        try:
+            sock = self._cm.get_socket(
+                server.host,
+                server.port,
+                server.proto,
+                SESSION_ID,
+                timeout=self._timeout_s,
+                is_ssl=server.is_ssl,
+                ssl_context=self._ssl_context,
+            )
+        except OSError as exc:
+            # lwIP reports a refused connect (RST in reply to the SYN) as ECONNRESET, not ECONNREFUSED.
+            if errno_of(exc) in (ECONNRESET, ECONNREFUSED):
+                raise OSError(ECONNREFUSED, "connection to %s:%d refused" % (server.host, server.port))
+            raise
         if sock is not self._sock:
             self._sock = sock
             try:
