@@ -36,7 +36,7 @@ test: setup-test
 demo: $(STAMP)
 	$(BIN)/python -m camhub.demo
 
-bench: $(STAMP)
+bench: $(STAMP) host_tests/mpwasm/node_modules/.installed
 	$(BIN)/python -m bench
 
 clean:
