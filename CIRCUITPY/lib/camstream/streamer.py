@@ -9,7 +9,7 @@ from camstream.backoff import Backoff
 from camstream.errors import HTTPStatusError, error_detail
 from camstream.stats import Stats
 
-AUTH_RETRY_S = 10.0  # a wrong API key does not fix itself quickly; do not hammer the hub
+AUTH_RETRY_S = 4.0  # a wrong API key does not fix itself quickly: do not hammer the hub, but resume within 5 s
 QUIET_MS = 1000  # at most one error line per kind per second, however often it fails
 REMIND_MS = 30000  # and at least one every 30 s while a failure streak lasts
 

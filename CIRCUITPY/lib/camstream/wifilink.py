@@ -15,12 +15,20 @@ class WifiLink:
         self._close_sockets = close_sockets
         self._power_none = power_none
         self.joins = 0
+        self._up = False
 
     def ensure(self):
-        """Make sure the link is up; returns True if it had to (re)join. Raises LinkDown."""
+        """Make sure the link is up; returns True if it had to (re)join. Raises LinkDown.
+
+        A link found lost raises LinkDown once (so the loss is counted and reported) before rejoining.
+        """
         if self._radio.connected:
+            self._up = True
             return False
         self.lost()
+        if self._up:
+            self._up = False
+            raise LinkDown("connection to %r lost; rejoining" % self._ssid)
         if not self._ssid:
             raise LinkDown("not connected and CIRCUITPY_WIFI_SSID is not set in settings.toml")
         try:
@@ -30,6 +38,7 @@ class WifiLink:
         if not self._radio.connected:
             raise LinkDown("joined %r but the radio reports no connection" % self._ssid)
         self.joins += 1
+        self._up = True
         self.tune()
         print("WiFi: joined %s, IP %s, RSSI %s dBm" % (self._ssid, self.ip(), self.rssi()))
         return True
