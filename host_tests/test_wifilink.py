@@ -68,3 +68,15 @@ def test_no_ssid_is_a_clear_linkdown():
 def test_rssi_none_without_access_point():
     link, closes = make(Radio(connected=False))
     assert link.rssi() is None and link.ip() == ""
+
+
+def test_loss_is_reported_once_then_rejoined():
+    radio = Radio()
+    link, closes = make(radio)
+    assert link.ensure() is False
+    radio.connected = False
+    with pytest.raises(LinkDown, match="connection to 'home' lost"):
+        link.ensure()
+    assert closes == [1] and radio.joins == []
+    assert link.ensure() is True
+    assert radio.joins == [("home", "pw", CONNECT_TIMEOUT_S)] and link.joins == 1
