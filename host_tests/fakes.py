@@ -19,9 +19,9 @@ class FakeSocket:
     """A non-blocking lwIP socket: partial sends, EAGAIN, one scripted response per request.
 
     `response` is one response (bytes) served for every request, or a list served in order whose
-    last item repeats. A request starts with the first `send` after the previous response began
-    to be read, so a client that does not drain a response reads its stale bytes next time, as on
-    a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after` (bytes, 0 =
+    last item repeats. Requests are told apart by their heads' Content-Length, so pipelined requests
+    each get their answer in order, and a client that does not drain a response reads its stale
+    bytes next time, as on a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after` (bytes, 0 =
     never) makes `send` raise ECONNRESET once that many bytes went out, like a peer reset mid-upload.
     """
 
@@ -45,7 +45,10 @@ class FakeSocket:
         self._owed = 0
         self._current = None
         self._pos = 0
-        self._reading = True
+        self._head = bytearray(1024)  # the current request's head, to find its Content-Length
+        self._head_len = 0
+        self._in_head = False
+        self._body_left = 0
 
     def _response_for(self, index):
         if index < len(self._responses):
@@ -63,20 +66,57 @@ class FakeSocket:
             n = self.max_send
         if self.reset_after and self.bytes_sent + n >= self.reset_after:
             raise OSError(ECONNRESET)
-        if n and self._reading:
-            self._reading = False
-            self._owed += 1
-            self.requests += 1
+        self._track(buf, n)
         self.bytes_sent += n
         if self.sent is not None:
             self.sent.extend(buf[:n])
         return n
 
+    def _track(self, buf, n):
+        """Follows request boundaries without allocating: heads byte by byte, bodies by count."""
+        head = self._head
+        i = 0
+        while i < n:
+            if self._body_left:
+                step = n - i if n - i < self._body_left else self._body_left
+                self._body_left -= step
+                i += step
+                continue
+            if not self._in_head:
+                self._in_head = True
+                self._head_len = 0
+                self._owed += 1
+                self.requests += 1
+            at = self._head_len
+            if at < len(head):
+                head[at] = buf[i] & 0xFF
+            self._head_len = at + 1
+            i += 1
+            if 4 <= self._head_len <= len(head) and head[at] == 10 and head[at - 1] == 13 and head[at - 2] == 10:
+                self._in_head = False
+                self._body_left = self._content_length()
+
+    def _content_length(self):
+        head = self._head
+        end = self._head_len
+        pos = head.find(b"\r\ncontent-length:", 0, end)
+        if pos < 0:
+            pos = head.find(b"\r\nContent-Length:", 0, end)
+        if pos < 0:
+            return 0
+        value = 0
+        pos += 17
+        while pos < end and head[pos] in (32, 9):
+            pos += 1
+        while pos < end and 48 <= head[pos] <= 57:
+            value = value * 10 + head[pos] - 48
+            pos += 1
+        return value
+
     def recv_into(self, buf, nbytes=0):
         if self.closed:
             raise OSError(errno.EBADF)
         self.recv_calls += 1
-        self._reading = True
         if self._current is None or self._pos >= len(self._current):
             if not self._owed:
                 raise OSError(EAGAIN if self.timeout == 0 else ETIMEDOUT)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from hostsim.faults import parse_fault
+from hostsim.link import SEND_BUFFER as _SEND_BUFFER
 from hostsim.testing import virtual_board
 
 
@@ -193,16 +194,103 @@ def test_wifi_outage_breaks_open_sockets_for_good(board):
     server.close()
 
 
+class Recorder:
+    """A loopback peer that timestamps every chunk it receives and answers `reply` after each `every` bytes."""
+
+    def __init__(self, every: int = 0, reply: bytes = b"") -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.every, self.reply = every, reply
+        self.chunks: list[tuple[float, int]] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            total = 0
+            try:
+                while data := conn.recv(65536):
+                    self.chunks.append((time.monotonic(), len(data)))
+                    before, total = total, total + len(data)
+                    if self.every and total // self.every > before // self.every:
+                        conn.sendall(self.reply)
+            except ConnectionResetError:
+                pass  # the board closed with replies unread: lwIP answers that with a RST
+
+    def received_by(self, moment: float) -> int:
+        return sum(n for t, n in self.chunks if t <= moment)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def test_link_rate_is_within_ten_percent(board):
     _, pool = connected(board, link_kbps=200)
-    server = Server()
+    server = Recorder()
     sock = pool.socket()
     sock.connect(("127.0.0.1", server.port))
     start = time.monotonic()
     send_all(sock, bytes(200_000))
-    elapsed = time.monotonic() - start
-    rate = 200_000 / elapsed
-    assert 180_000 < rate < 220_000 + 6000
+    sock.close()  # the send buffer still drains to the peer, as lwIP's tcp_close does
+    server.thread.join(2)
+    elapsed = server.chunks[-1][0] - start
+    assert sum(n for _, n in server.chunks) == 200_000
+    assert 180_000 < 200_000 / elapsed < 220_000
+    server.close()
+
+
+def test_a_burst_after_a_pause_reaches_the_peer_no_faster_than_the_rate(board):
+    rate = 100_000  # 100 KB/s: one send buffer takes 57 ms on the air
+    _, pool = connected(board, link_kbps=rate / 1000)
+    server = Recorder()
+    sock = pool.socket()
+    sock.connect(("127.0.0.1", server.port))
+    send_all(sock, bytes(20_000))
+    time.sleep(0.4)  # idle air time: an honest radio cannot spend it later
+    burst = time.monotonic()
+    before = server.received_by(burst)
+    assert before == 20_000
+    send_all(sock, bytes(30_000))
+    time.sleep(0.45)
+    for window in (0.07, 0.1, 0.15, 0.2, 0.3):  # all longer than one buffer's drain time
+        assert server.received_by(burst + window) - before <= rate * window + 1000
+    assert server.received_by(burst + 0.45) == 50_000
+    sock.close()
+    server.close()
+
+
+def test_reply_waits_for_the_send_buffer_to_drain_plus_the_rtt(board):
+    rate, rtt = 50_000, 0.1
+    _, pool = connected(board, link_kbps=rate / 1000, rtt_ms=rtt * 1000)
+    server = Recorder(every=_SEND_BUFFER, reply=b"ok")
+    sock = pool.socket()
+    sock.settimeout(2)
+    sock.connect(("127.0.0.1", server.port))
+    start = time.monotonic()
+    send_all(sock, bytes(_SEND_BUFFER))  # accepted at once into the empty buffer
+    assert time.monotonic() - start < 0.05
+    buf = bytearray(2)
+    assert sock.recv_into(buf) == 2
+    assert time.monotonic() - start >= _SEND_BUFFER / rate + rtt - 0.005
+    sock.close()
+    server.close()
+
+
+def test_an_earlier_reply_is_readable_while_later_bytes_still_drain(board):
+    rate, rtt = 50_000, 0.05
+    _, pool = connected(board, link_kbps=rate / 1000, rtt_ms=rtt * 1000)
+    server = Recorder(every=1000, reply=b"1")
+    sock = pool.socket()
+    sock.settimeout(2)
+    sock.connect(("127.0.0.1", server.port))
+    start = time.monotonic()
+    send_all(sock, bytes(1000))  # the first request
+    send_all(sock, bytes(_SEND_BUFFER - 1000))  # the next one, queued behind it (HTTP pipelining)
+    buf = bytearray(1)
+    assert sock.recv_into(buf) == 1
+    answered = time.monotonic() - start
+    assert 1000 / rate + rtt - 0.005 <= answered < _SEND_BUFFER / rate + rtt - 0.02
     sock.close()
     server.close()
 

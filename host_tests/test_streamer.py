@@ -1,7 +1,7 @@
 """camstream.streamer: pacing, registration, heartbeats, stats, failure handling and recovery."""
 
 import pytest
-from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
+from fakes import OK_RESPONSE, FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
 
 from camstream.camera import Camera
 from camstream.errors import HTTPStatusError, LinkDown
@@ -259,14 +259,14 @@ def test_intermittent_failures_do_not_flood_the_console(capsys):
 
 def test_memory_error_collects_and_continues():
     rig = Rig()
-    original = rig.uplink.send
+    original = rig.uplink.submit
 
-    def send(frame, seq, capture_ms):
+    def submit(frame, seq, capture_ms, done=None):
         if seq == 2:
             raise MemoryError("memory allocation failed")
-        return original(frame, seq, capture_ms)
+        return original(frame, seq, capture_ms, done)
 
-    rig.uplink.send = send
+    rig.uplink.submit = submit
     rig.steps(3)
     assert rig.system.collects == 1 and rig.streamer.stats.errors == {"memory": 1}
     assert rig.streamer.stats.frames_sent == 2
@@ -291,3 +291,72 @@ def test_close_releases_everything_even_if_one_part_fails(capsys):
     rig.streamer.close()
     assert rig.watchdog.stopped and rig.fake_camera.deinited
     assert "Close: OSError" in capsys.readouterr().out
+
+
+# ---- pipelined uploads: each frame goes out before the previous answer is read when the link is the limit --
+
+def link_bound(rig, ms_per_frame=60):
+    """Every take() lands after its slot (a slow link): the streamer never waits, so it sends ahead."""
+    take = rig.fake_camera.take
+
+    def slow_take(*args, **kwargs):
+        rig.clock.advance(ms_per_frame)
+        return take(*args, **kwargs)
+
+    rig.fake_camera.take = slow_take
+    return rig
+
+
+def accounted(rig):
+    stats = rig.streamer.stats
+    return stats.frames_sent + stats.frames_dropped + (1 if rig.uplink.pending else 0)
+
+
+def test_link_bound_stream_sends_ahead_and_counts_every_frame_exactly():
+    rig = link_bound(Rig(CAMSTREAM_TARGET_FPS="30"))
+    rig.steps(10)
+    stats = rig.streamer.stats
+    assert rig.sockets[0].requests == 10 and rig.cm.connects == 1
+    assert stats.frames_sent == 9 and rig.uplink.pending == len(JPEG)  # the 10th answer is still in flight
+    assert not rig.clock.sleeps
+    rig.streamer.close()  # reads the last answer before letting go of the socket
+    assert stats.frames_sent == 10 and stats.frames_dropped == 0 and stats.bytes_sent == 10 * len(JPEG)
+    assert rig.sockets[0]._owed == 0
+
+
+def test_no_answer_waits_in_flight_through_a_pause_or_a_json_request():
+    rig = link_bound(Rig(CAMSTREAM_TARGET_FPS="30", CAMSTREAM_HEARTBEAT_S="1"))
+    in_flight = []
+    beat = rig.control.heartbeat
+    rig.control.heartbeat = lambda fields: (in_flight.append(rig.uplink.pending), beat(fields))
+    rig.steps(40)
+    assert len(in_flight) >= 2 and not any(in_flight)
+    paced = Rig(CAMSTREAM_TARGET_FPS="10")
+    for _ in range(5):
+        paced.steps(1)
+        assert paced.uplink.pending == 0 and paced.clock.sleeps  # answered before the pacing sleep
+    assert paced.streamer.stats.frames_sent == 5
+
+
+def test_refused_frame_answered_late_is_counted_and_reported(capsys):
+    rig = link_bound(Rig(CAMSTREAM_TARGET_FPS="30"))
+    refused = b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 16\r\n\r\n{"error":"oops"}'
+    rig.server["response"] = [OK_RESPONSE, OK_RESPONSE, refused, OK_RESPONSE]
+    rig.steps(6)
+    stats = rig.streamer.stats
+    assert stats.errors == {"server": 1} and stats.frames_dropped == 1
+    assert "oops" in capsys.readouterr().out
+    assert accounted(rig) == rig.streamer.seq
+
+
+def test_socket_error_with_a_frame_in_flight_drops_both_and_recovers():
+    rig = link_bound(Rig(CAMSTREAM_TARGET_FPS="30"))
+    rig.steps(3)
+    assert rig.uplink.pending
+    rig.sockets[0].reset_after = rig.sockets[0].bytes_sent + 100
+    rig.steps(1)
+    stats = rig.streamer.stats
+    assert stats.errors == {"reset": 1} and stats.frames_dropped == 2 and rig.uplink.pending == 0
+    rig.steps(4)
+    assert len(rig.sockets) == 2 and stats.frames_sent >= 4
+    assert accounted(rig) == rig.streamer.seq

@@ -1,10 +1,20 @@
 """camstream.uplink: bytes on the wire, partial sends, EAGAIN, deadlines, response parsing, fallback."""
 
+import asyncio
+import json
+import socket
+import threading
 import tracemalloc
+import urllib.request
 
 import adafruit_connection_manager
 import pytest
 from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket, FakeSocketPool
+from test_jpeg import make_jpeg
+
+from camhub.app import init
+from camhub.config import Config
+from camhub.server import Server
 
 from camstream.errors import ProtocolError, UploadTimeout, classify
 from camstream.uplink import BOUNDARY, SESSION_ID, FrameUplink
@@ -242,3 +252,229 @@ def test_rejects_bad_mode_and_empty_frame():
     uplink, cm, sockets = make()
     with pytest.raises(ValueError):
         uplink.send(memoryview(b""), 1, 0)
+
+
+# ---- pipelining: the next frame goes out before the previous answer is read --------------------------------
+
+def answer(status, reason=b"OK", body=b"{}"):
+    return b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n\r\n%s" % (status, reason, len(body), body)
+
+
+def frames(count):
+    """Frames of different sizes, so each answer can be matched to its frame by length."""
+    return [frame(JPEG[:-2] + bytes(seq) + b"\xff\xd9") for seq in range(1, count + 1)]
+
+
+def test_after_the_first_answer_each_request_goes_out_before_the_previous_answer_is_read():
+    uplink, cm, sockets = make()
+    answered = []
+    views = frames(4)
+    uplink.submit(views[0], 1, 0, lambda n, status: answered.append((n, status)))
+    assert answered == [(len(views[0]), 200)] and uplink.pending == 0  # a new socket answers at once
+    for seq in (2, 3, 4):
+        uplink.submit(views[seq - 1], seq, 0, lambda n, status: answered.append((n, status)))
+        assert uplink.pending == len(views[seq - 1])
+        assert sockets[0].requests == seq and len(answered) == seq - 1  # sent ahead of its answer
+    uplink.settle(lambda n, status: answered.append((n, status)))
+    assert answered == [(len(v), 200) for v in views] and uplink.pending == 0
+    assert cm.connects == 1 and cm.available_socket_count == 1
+    assert bytes(sockets[0].sent) == b"".join(expected("multipart", bytes(v), s, 0) for s, v in enumerate(views, 1))
+
+
+def test_answers_are_matched_to_their_frames_in_order():
+    replies = [answer(200), answer(500, b"Internal Server Error", b'{"error": "disk full"}'), answer(200), answer(413)]
+    uplink, cm, sockets = make(response=replies)
+    answered = []
+    for seq, view in enumerate(frames(4), 1):
+        uplink.submit(view, seq, 0, lambda n, status: answered.append((n, status)))
+    uplink.settle(lambda n, status: answered.append((n, status)))
+    assert answered == [(len(v), s) for v, s in zip(frames(4), (200, 500, 200, 413))]
+    assert cm.connects == 1
+
+
+class StreamSocket(FakeSocket):
+    """Answers arrive back to back in one stream, as pipelined answers do on a real socket."""
+
+    def __init__(self, stream):
+        super().__init__(eagain_every=0)
+        self.stream = memoryview(stream)
+
+    def recv_into(self, buf, nbytes=0):
+        n = min(nbytes or len(buf), len(buf), len(self.stream))
+        if not n:
+            raise OSError(116)
+        buf[:n] = self.stream[:n]
+        self.stream = self.stream[n:]
+        return n
+
+
+def test_an_answer_read_together_with_the_previous_one_is_kept_for_the_next_read():
+    body = b'{"error": "busy"}'
+    cm = FakeConnectionManager(lambda: StreamSocket(answer(200) + answer(503, b"Busy", body) + answer(201)))
+    uplink = FrameUplink(cm, "http://127.0.0.1:9005", "secret", "ESP32-CAM-ABCDEF", clock=FakeClock())
+    answered = []
+    for seq, view in enumerate(frames(3), 1):
+        uplink.submit(view, seq, 0, lambda n, status: answered.append((status, uplink.body)))
+    uplink.settle(lambda n, status: answered.append((status, uplink.body)))
+    assert answered == [(200, b"{}"), (503, body), (201, b"{}")]
+    assert cm.connects == 1
+
+
+def test_socket_error_loses_both_frames_in_flight_and_drops_the_socket():
+    uplink, cm, sockets = make(reset_after=len(JPEG) * 5 // 2)
+    answered = []
+    views = frames(3)
+    uplink.submit(views[0], 1, 0, lambda n, status: answered.append((n, status)))
+    uplink.submit(views[1], 2, 0, lambda n, status: answered.append((n, status)))
+    with pytest.raises(OSError) as info:
+        uplink.submit(views[2], 3, 0, lambda n, status: answered.append((n, status)))
+    assert classify(info.value) == "reset"
+    assert answered == [(len(views[0]), 200), (len(views[1]), 0), (len(views[2]), 0)]
+    assert uplink.pending == 0 and sockets[0].closed and cm.managed_socket_count == 0
+    uplink.settle(lambda n, status: answered.append((n, status)))  # nothing left in flight
+    assert len(answered) == 3
+
+
+def test_failed_read_of_the_answer_in_flight_loses_it():
+    uplink, cm, sockets = make(clock=SteppingClock())
+    answered = []
+    uplink.submit(frame(), 1, 0)
+    uplink.submit(frame(), 2, 0)
+    sockets[0].recv_into = lambda buf, nbytes=0: (_ for _ in ()).throw(OSError(116))
+    with pytest.raises(UploadTimeout):
+        uplink.settle(lambda n, status: answered.append((n, status)))
+    assert answered == [(len(JPEG), 0)] and uplink.pending == 0 and sockets[0].closed
+
+
+def test_closing_answer_resends_the_frame_sent_ahead_on_a_new_connection():
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    uplink, cm, sockets = make(response=[answer(200), closing])
+    answered = []
+    views = frames(3)
+    for seq, view in enumerate(views[:2], 1):
+        uplink.submit(view, seq, 0, lambda n, status: answered.append((n, status)))
+    uplink.submit(views[2], 3, 0, lambda n, status: answered.append((n, status)))
+    assert answered == [(len(views[0]), 200), (len(views[1]), 200), (len(views[2]), 200)]
+    assert uplink.pending == 0  # a new connection answers its first frame at once
+    assert sockets[0].closed and cm.connects == 2
+    assert bytes(sockets[1].sent) == expected("multipart", bytes(views[2]), 3, 0)
+
+
+def test_a_refusal_of_a_frame_sent_ahead_does_not_switch_to_raw():
+    rejected = answer(415, b"Unsupported Media Type")
+    uplink, cm, sockets = make(response=[answer(200), rejected, answer(200)])
+    answered = []
+    for seq, view in enumerate(frames(3), 1):
+        uplink.submit(view, seq, 0, lambda n, status: answered.append((n, status)))
+    uplink.settle(lambda n, status: answered.append((n, status)))
+    assert [status for _, status in answered] == [200, 415, 200]
+    assert uplink.mode == "multipart"  # this connection took multipart before: the 415 is about that frame
+
+
+def test_close_forgets_the_answer_in_flight():
+    uplink, cm, sockets = make()
+    uplink.submit(frame(), 1, 0)
+    uplink.submit(frame(), 2, 0)
+    uplink.close()
+    assert uplink.pending == 0 and cm.managed_socket_count == 0
+    assert uplink.send(frame(), 3, 0) == 200
+
+
+def test_frames_sent_ahead_are_never_copied():
+    big = b"\xff\xd8" + bytes(150_000) + b"\xff\xd9"
+    uplink, cm, sockets = make(keep=False)
+    view = frame(big)
+    answered = []
+    done = answered.append
+    for seq in (1, 2):
+        uplink.submit(view, seq, 0, lambda n, status: done(status))
+    tracemalloc.start()
+    uplink.submit(view, 3, 0, lambda n, status: None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert uplink.pending and peak < 20_000
+
+
+# ---- against the real hub ----------------------------------------------------------------------------------
+
+class StdSocketPool:
+    """CPython sockets in socketpool's shape, for the real connection manager against the real hub."""
+
+    AF_INET = socket.AF_INET
+    SOCK_STREAM = socket.SOCK_STREAM
+
+    def __init__(self):
+        self.sockets = []
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+
+    def socket(self, family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0):
+        sock = socket.socket(family, type, proto)
+        self.sockets.append(sock)
+        return sock
+
+
+@pytest.fixture
+def hub(tmp_path):
+    """The real hub on 127.0.0.1 in a thread of its own: yields its port."""
+    loop = asyncio.new_event_loop()
+    config = Config(host="127.0.0.1", port=0, data_dir=tmp_path / "data", api_keys=("secret",))
+    server = Server(init(config), config.host, config.port)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield server.port
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.run_until_complete(server.stop())
+    loop.close()
+
+
+def hub_device(port, device):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/devices/{device}", headers={"X-API-Key": "secret"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize("mode", ["multipart", "raw"])
+def test_the_hub_answers_pipelined_frames_in_order_on_one_connection(hub, mode):
+    pool = StdSocketPool()
+    manager = adafruit_connection_manager.get_connection_manager(pool)
+    try:
+        uplink = FrameUplink(manager, f"http://127.0.0.1:{hub}", "secret", "pipe-" + mode, mode=mode, clock=FakeClock())
+        answered = []
+        jpegs = [make_jpeg(str(seq)) for seq in range(1, 21)]
+        for seq, data in enumerate(jpegs, 1):
+            uplink.submit(frame(data), seq, seq * 40, lambda n, status: answered.append((n, status)))
+            assert seq == 1 or uplink.pending == len(data)
+        uplink.settle(lambda n, status: answered.append((n, status)))
+        assert answered == [(len(data), 200) for data in jpegs]
+        assert len(pool.sockets) == 1  # keep-alive held through the pipelined requests
+        device = hub_device(hub, "pipe-" + mode)
+        assert (device["frames"], device["drops"], device["lastFrameSeq"]) == (20, 0, 20)
+        assert device["bytes"] == sum(len(data) for data in jpegs)
+    finally:
+        adafruit_connection_manager.connection_manager_close_all(pool)
+        adafruit_connection_manager._global_connection_managers.pop(pool)
+
+
+def test_the_hub_answers_requests_that_arrive_together(hub):
+    """Several whole requests in the hub's socket buffer at once: each gets its answer, in order."""
+    jpegs = [make_jpeg(str(seq)) for seq in range(1, 6)]
+    burst = b"".join(
+        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: secret\r\nX-Device-Id: burst\r\n"
+        b"Content-Type: image/jpeg\r\nX-Frame-Seq: %d\r\nContent-Length: %d\r\n\r\n%s" % (seq, len(data), data)
+        for seq, data in enumerate(jpegs, 1)
+    )
+    with socket.create_connection(("127.0.0.1", hub), timeout=5) as sock:
+        sock.sendall(burst)
+        received = b""
+        while received.count(b"HTTP/1.1 ") < len(jpegs) or not received.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, "the hub closed the connection"
+            received += chunk
+    answers = [part for part in received.split(b"HTTP/1.1 ") if part]
+    assert [a[:3] for a in answers] == [b"200"] * 5
+    assert [json.loads(a.split(b"\r\n\r\n", 1)[1])["seq"] for a in answers] == [1, 2, 3, 4, 5]
+    assert hub_device(hub, "burst")["frames"] == 5

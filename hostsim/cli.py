@@ -19,9 +19,11 @@ fault grammar (--fault, repeatable): {GRAMMAR}
 """ + "\n".join(f"  {kind:7} {text}" for kind, text in sorted(KINDS.items())) + """
   examples: --fault wifi@5+3 --fault camera@4+2 --fault dns@3+2 --fault memory@3+1 --fault hang@6
 
-link model: --link-kbps N lets sockets send at most N KB/s (1 KB = 1000 bytes) through a token bucket of
-  one lwIP send buffer (5744 bytes): send() returns fewer bytes or raises OSError(11) EAGAIN when it is
-  empty. --rtt-ms N delays connect() and the first recv_into() after a send by N ms.
+link model: --link-kbps N drains the board's one lwIP send buffer (5744 bytes) onto the air at N KB/s
+  (1 KB = 1000 bytes): send() takes only what fits, returns fewer bytes or raises OSError(11) EAGAIN when
+  it is full, and the peer gets the bytes as they drain; idle air time is not saved up. --rtt-ms N delays
+  connect() by N ms and everything the peer sends by N ms, so a reply comes no earlier than N ms after
+  the last byte of its request has drained.
 
 console: hostsim's own lines start with "[hostsim]"; code.py's output is printed as is. On --seconds it
   interrupts code.py (KeyboardInterrupt), prints a one-line "[hostsim] end after ..." summary and exits 0

@@ -1,4 +1,4 @@
-"""The radio link model: a token bucket on sent bytes plus a round-trip delay per turnaround."""
+"""The radio link model: one lwIP send buffer that drains at the link rate, plus a round-trip delay."""
 
 from __future__ import annotations
 
@@ -12,37 +12,41 @@ SEND_BUFFER = 5744
 class Link:
     """Shared by every socket of the board, like the one WiFi radio.
 
-    `kbps` is in KB/s with 1 KB = 1000 bytes (None: unlimited). The bucket holds at most one send buffer, so
-    a sender that stalls cannot save up a burst; `grant()` never blocks: no tokens means EAGAIN, as lwIP does
-    when its send buffer is full.
+    `kbps` is in KB/s with 1 KB = 1000 bytes (None: unlimited). Accepted bytes queue in a send buffer of
+    SEND_BUFFER bytes that the radio empties at `rate`, oldest first. An idle radio earns nothing: an empty
+    buffer takes the next SEND_BUFFER bytes at once, but they still need SEND_BUFFER / rate seconds on the
+    air, and a reply cannot start before they are through. `accept()` never blocks: a full buffer means
+    EAGAIN, as lwIP does.
     """
 
     def __init__(self, kbps: float | None, rtt_ms: float, clock: Callable[[], float]) -> None:
         self.rate = None if kbps is None else kbps * 1000.0
         self.rtt = rtt_ms / 1000.0
         self._clock = clock
-        self._tokens = float(SEND_BUFFER)
-        self._stamp = clock()
+        self._drained_at = clock()  # when the last accepted byte has left the buffer
         self._lock = threading.Lock()
 
     def describe(self) -> str:
         rate = "unlimited" if self.rate is None else f"{self.rate / 1000:g} KB/s"
         return f"{rate}, rtt {self.rtt * 1000:g} ms"
 
-    def grant(self, wanted: int) -> int:
-        """How many of `wanted` bytes may leave now (0..wanted); the caller sends exactly that many."""
+    def queued(self) -> float:
+        """Bytes in the send buffer now (not yet on the air)."""
         if self.rate is None:
-            return wanted
+            return 0.0
         with self._lock:
-            now = self._clock()
-            self._tokens = min(float(SEND_BUFFER), self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            granted = min(wanted, int(self._tokens))
-            self._tokens -= granted
-            return granted
+            return max(0.0, self._drained_at - self._clock()) * self.rate
 
-    def refund(self, count: int) -> None:
-        """Give back tokens for bytes the OS refused after all."""
-        if self.rate is not None and count > 0:
-            with self._lock:
-                self._tokens = min(float(SEND_BUFFER), self._tokens + count)
+    def accept(self, wanted: int) -> tuple[int, float]:
+        """Take up to `wanted` bytes into the buffer: (count accepted, time their last byte has left it)."""
+        now = self._clock()
+        if self.rate is None:
+            return wanted, now
+        with self._lock:
+            start = max(now, self._drained_at)
+            free = SEND_BUFFER - (start - now) * self.rate
+            count = min(wanted, int(free + 1e-6))
+            if count <= 0:
+                return 0, start
+            self._drained_at = start + count / self.rate
+            return count, self._drained_at

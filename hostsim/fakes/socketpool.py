@@ -2,12 +2,19 @@
 
 send() takes at most one send buffer (5744 bytes), sometimes fewer, and sometimes raises OSError(EAGAIN);
 recv_into() raises ETIMEDOUT (116) on timeout and EAGAIN (11) when non-blocking; there is no recv().
+On a shaped link (--link-kbps and/or --rtt-ms, see hostsim.link) accepted bytes sit in the send buffer and a
+writer thread hands them to the real TCP peer only once the radio has drained them; a reader thread makes
+what the peer sends readable RTT seconds after it arrived, so a reply comes no earlier than the drain of its
+request's last byte plus the RTT, while requests queued behind it keep draining.
 Errors carry the board's (newlib) errno numbers, which differ from Linux's for ETIMEDOUT and others.
 """
 
+import collections as _collections
 import ipaddress as _ipaddress
 import select as _select
 import socket as _socket
+import threading as _threading
+import time as _time
 
 from hostsim import world as _world
 from hostsim.link import SEND_BUFFER as _SEND_BUFFER
@@ -35,8 +42,21 @@ class Socket:
         self._sock.setblocking(False)
         self._timeout: float | None = None
         self._connected_at: float | None = None
-        self._reply_at: float | None = None
         self._closed = False
+        # A shaped link (a rate or an RTT) puts threads between the board and the real socket: the writer
+        # hands the send buffer's bytes over as the radio drains them, the reader stamps what arrives with
+        # the time it reaches the board (arrival + RTT). Unshaped sockets talk to the real socket directly.
+        self._shaped = world.link.rate is not None or world.link.rtt > 0
+        self._cond = _threading.Condition()
+        self._out: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (drained at, bytes)
+        self._queued = 0
+        self._writer: _threading.Thread | None = None
+        self._reader: _threading.Thread | None = None
+        self._reader_done = False
+        self._released = False
+        self._in: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (readable at, bytes); b"" = EOF
+        self._in_error: tuple[float, int] | None = None
+        self._broken: int | None = None  # errno the writer met; later sends raise it
         world.open_sockets.add(self)
         world.stats.sockets_opened += 1
 
@@ -54,9 +74,13 @@ class Socket:
             raise _oserror(EBADF)
         if self._connected_at is None:
             raise _oserror(ENOTCONN)
-        if world.fault("wifi") is not None or world.faults.began_between("wifi", self._connected_at, world.now()):
+        if self._aborted(world):
             raise _oserror(ECONNABORTED)  # the AP vanished under this connection
         return world
+
+    def _aborted(self, world: "_world.World") -> bool:
+        return world.fault("wifi") is not None or (
+            self._connected_at is not None and world.faults.began_between("wifi", self._connected_at, world.now()))
 
     def _deadline(self, world: "_world.World") -> float | None:
         return None if self._timeout is None else world.clock() + self._timeout
@@ -105,35 +129,120 @@ class Socket:
         finally:
             self._sock.setblocking(False)
         self._connected_at = world.now()
+        if self._shaped:
+            self._reader = _threading.Thread(target=self._read_in, args=(world,), name="hostsim-socket-reader",
+                                             daemon=True)
+            self._reader.start()
 
     def send(self, data) -> int:  # type: ignore[no-untyped-def]
-        """Send some of `data`: at most 5744 bytes, maybe fewer, maybe none (OSError EAGAIN)."""
+        """Send some of `data`: at most the free part of the 5744-byte send buffer, maybe fewer, maybe none (EAGAIN)."""
         view = memoryview(data).cast("B") if not isinstance(data, str) else None
         if view is None:
             raise TypeError("object with buffer protocol required")
         world = self._usable()
+        if self._broken is not None:
+            raise _oserror(self._broken)
         if not len(view):
             return 0
         if world.rng.random() < _EAGAIN_CHANCE:
             raise _oserror(EAGAIN)
-        count = min(len(view), _SEND_BUFFER)
-        if world.rng.random() < _PARTIAL_CHANCE:
+        count = min(len(view), _SEND_BUFFER - self._queued)
+        if count > 0 and world.rng.random() < _PARTIAL_CHANCE:
             count = world.rng.randint(1, count)
-        count = world.link.grant(count)
-        if count == 0:
+        if count <= 0:
             raise _oserror(EAGAIN)
+        if self._shaped:
+            sent, drained_at = world.link.accept(count)
+            if sent:
+                self._enqueue(world, drained_at, bytes(view[:sent]))
+        else:
+            sent = self._send_now(view[:count])
+        if not sent:
+            raise _oserror(EAGAIN)
+        world.stats.bytes_sent += sent
+        return sent
+
+    def _send_now(self, view: memoryview) -> int:
         try:
-            sent = self._sock.send(view[:count])
+            return self._sock.send(view)
         except BlockingIOError:
-            world.link.refund(count)
-            raise _oserror(EAGAIN) from None
+            return 0
         except (ConnectionResetError, BrokenPipeError):
             raise _oserror(ECONNRESET) from None
-        world.link.refund(count - sent)
-        world.stats.bytes_sent += sent
-        if world.link.rtt:
-            self._reply_at = world.clock() + world.link.rtt
-        return sent
+
+    def _enqueue(self, world: "_world.World", drained_at: float, chunk: bytes) -> None:
+        with self._cond:
+            self._out.append((drained_at, chunk))
+            self._queued += len(chunk)
+            if self._writer is None:
+                self._writer = _threading.Thread(target=self._write_out, args=(world,), name="hostsim-socket-writer",
+                                                 daemon=True)
+                self._writer.start()
+            self._cond.notify_all()
+
+    def _write_out(self, world: "_world.World") -> None:
+        """Hands each chunk to the real socket once the radio has drained it; flushes on close, like lwIP."""
+        while True:
+            with self._cond:
+                while not self._out and not self._closed:
+                    self._cond.wait()
+                if not self._out:
+                    self._release()
+                    return
+                drained_at, chunk = self._out[0]
+            while (left := drained_at - world.clock()) > 0:
+                _time.sleep(left)
+            if self._broken is None and self._aborted(world):
+                self._broken = ECONNABORTED  # the AP vanished with these bytes still in the buffer
+            if self._broken is None:
+                self._broken = self._push(chunk)
+            with self._cond:
+                self._out.popleft()
+                self._queued -= len(chunk)
+                self._cond.notify_all()
+
+    def _push(self, chunk: bytes) -> int | None:
+        view = memoryview(chunk)
+        while view:
+            try:
+                _select.select([], [self._sock], [], 0.1)
+                view = view[self._sock.send(view):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                return ECONNRESET
+        return None
+
+    def _read_in(self, world: "_world.World") -> None:
+        """Stamps what the peer sends with the time it reaches the board: arrival + RTT."""
+        try:
+            while not self._closed:
+                if not _select.select([self._sock], [], [], 0.05)[0]:
+                    continue
+                try:
+                    data = self._sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    with self._cond:
+                        self._in_error = (world.clock() + world.link.rtt, ECONNRESET)
+                        self._cond.notify_all()
+                    return
+                with self._cond:
+                    self._in.append((world.clock() + world.link.rtt, data))
+                    self._cond.notify_all()
+                if not data:
+                    return
+        finally:
+            with self._cond:
+                self._reader_done = True
+                self._release()
+
+    def _release(self) -> None:
+        """Close the real socket once the board closed it, the reader stopped and the buffer is flushed."""
+        if self._closed and not self._released and (self._reader is None or self._reader_done) and not self._out:
+            self._released = True
+            self._sock.close()
 
     def sendall(self, data) -> None:  # type: ignore[no-untyped-def]
         """Loops over send(); like the board's, it does not retry EAGAIN."""
@@ -150,12 +259,8 @@ class Socket:
             raise TypeError("buffer must be writable")
         size = len(view) if bufsize <= 0 or bufsize > len(view) else bufsize
         deadline = self._deadline(world)
-        if self._reply_at is not None:
-            if deadline is not None and deadline < self._reply_at:
-                _world.sleep_until(deadline)
-                raise _oserror(EAGAIN if self._timeout == 0 else ETIMEDOUT)
-            _world.sleep_until(self._reply_at)
-            self._reply_at = None
+        if self._shaped:
+            return self._recv_shaped(world, view, size, deadline)
         while True:
             wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - world.clock()))
             readable, _, _ = _select.select([self._sock], [], [], wait)
@@ -170,10 +275,37 @@ class Socket:
             if deadline is not None and world.clock() >= deadline:
                 raise _oserror(EAGAIN if self._timeout == 0 else ETIMEDOUT)
 
+    def _recv_shaped(self, world: "_world.World", view: memoryview, size: int, deadline: float | None) -> int:
+        while True:
+            now = world.clock()
+            with self._cond:
+                if self._in and self._in[0][0] <= now:
+                    ready, data = self._in[0]
+                    if not data:
+                        return 0
+                    n = min(size, len(data))
+                    view[:n] = data[:n]
+                    if n == len(data):
+                        self._in.popleft()
+                    else:
+                        self._in[0] = (ready, data[n:])
+                    return n
+                if self._in_error is not None and self._in_error[0] <= now:
+                    raise _oserror(self._in_error[1])
+                due = self._in[0][0] if self._in else (self._in_error[0] if self._in_error else now + 0.05)
+                if deadline is not None and deadline <= now:
+                    raise _oserror(EAGAIN if self._timeout == 0 else ETIMEDOUT)
+                wake = min(due, deadline) if deadline is not None else due
+                self._cond.wait(max(0.0, min(0.05, wake - now)))
+            world = self._usable()
+
     def close(self) -> None:
+        """Like lwIP's tcp_close: what is still in the send buffer goes out before the FIN."""
         if not self._closed:
-            self._closed = True
-            self._sock.close()
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+                self._release()
             _world.get().open_sockets.discard(self)
 
 

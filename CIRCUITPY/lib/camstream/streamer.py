@@ -38,6 +38,8 @@ class Streamer:
         self._streak_kind = ""
         self._streak = 0
         self._last_line = {}
+        self._answered = self._frame_answered  # bound once: the uplink calls it for every frame's answer
+        self._refused = None  # (status, frame bytes, detail) of the first frame refused in this step
 
     def run(self):
         """Stream forever."""
@@ -52,6 +54,11 @@ class Streamer:
             self._work()
         except Exception as exc:
             delay = self._fail(exc)
+            if self._uplink.pending:
+                try:
+                    self._settle()
+                except Exception as again:
+                    delay = max(delay, self._fail(again))
         else:
             delay = 0.0
             if self._streak > 1:
@@ -71,7 +78,7 @@ class Streamer:
 
     def close(self):
         """Release the camera, socket and watchdog (code.py may wait before rebuilding)."""
-        for release in (self._stop_watchdog, self._uplink.close, self._camera.close):
+        for release in (self._stop_watchdog, self._settle, self._uplink.close, self._camera.close):
             try:
                 release()
             except Exception as exc:
@@ -85,11 +92,24 @@ class Streamer:
         if self._link.ensure():
             self._control.registered = False
         if not self._control.registered:
+            self._settle()
             self._register()
         if ticks.diff(self._clock(), self._next_heartbeat) >= 0:
+            self._settle()
             self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
             self._heartbeat()
         self._frame()
+        if self._pausing():
+            self._settle()
+
+    def _pausing(self):
+        """True when the next step will not send a frame at once: then no answer may wait in flight."""
+        now = self._clock()
+        return (
+            ticks.diff(ticks.add(self._next_frame, self._interval_ms), now) > 0
+            or ticks.diff(now, self._next_heartbeat) >= 0
+            or ticks.diff(now, self._next_stats) >= 0
+        )
 
     def _register(self):
         cfg = self._cfg
@@ -127,22 +147,42 @@ class Streamer:
         )
 
     def _frame(self):
-        stats = self.stats
         capture_ms = self._clock()
         try:
             frame = self._camera.take()
-            self.seq += 1
-            status = self._uplink.send(frame, self.seq, capture_ms)
         except Exception:
-            stats.frame_dropped()
+            self.stats.frame_dropped()
             raise
-        if not 200 <= status < 300:
-            stats.frame_dropped()
-            detail = error_detail(self._uplink.body)
-            if status == 413:
-                detail = "frame of %d bytes too large for the hub: lower CAMSTREAM_FRAME_SIZE or raise the hub's limit" % len(frame)
-            raise HTTPStatusError(status, "frame upload", detail)
-        stats.frame_sent(len(frame))
+        self.seq += 1
+        self._refused = None
+        self._uplink.submit(frame, self.seq, capture_ms, self._answered)
+        self._raise_refused()
+
+    def _settle(self):
+        """Read the frame answer still in flight (pipelined uploads) and count it."""
+        self._refused = None
+        self._uplink.settle(self._answered)
+        self._raise_refused()
+
+    def _frame_answered(self, frame_len, status):
+        """Counts one frame by its answer; status 0: lost with the socket (the uplink raises the cause)."""
+        stats = self.stats
+        if 200 <= status < 300:
+            stats.frame_sent(frame_len)
+            return
+        stats.frame_dropped()
+        if status and self._refused is None:
+            self._refused = (status, frame_len, error_detail(self._uplink.body))
+
+    def _raise_refused(self):
+        refused = self._refused
+        if refused is None:
+            return
+        self._refused = None
+        status, frame_len, detail = refused
+        if status == 413:
+            detail = "frame of %d bytes too large for the hub: lower CAMSTREAM_FRAME_SIZE or raise the hub's limit" % frame_len
+        raise HTTPStatusError(status, "frame upload", detail)
 
     def _fail(self, exc):
         """Count and report a failure; returns the delay before retrying. Re-raises bugs."""

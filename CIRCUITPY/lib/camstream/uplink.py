@@ -3,6 +3,8 @@
 adafruit_requests copies the body (bytes(data)) and re-slices it after every partial send; this
 sender writes take()'s memoryview in slices, builds the varying headers in a preallocated buffer
 and reads the response into another, so a frame costs a few hundred bytes of heap at any size.
+Once the socket has answered a frame, the next frame's request goes out before the previous answer is
+read (HTTP/1.1 pipelining, one answer outstanding): the radio never idles for the round trip.
 """
 
 import time
@@ -116,8 +118,10 @@ class FrameUplink:
         self._timeout_ms = int(timeout_s * 1000)
         self._clock = clock or ticks.default_clock()
         self._sock = None
+        self._ahead = False  # this socket has answered a frame: the next may go out before its answer
         self._fell_back = False
         self.status = 0
+        self.pending = 0  # bytes of the frame whose answer is still in flight (0: none)
 
         device = device_id.encode()
         common = b"".join(
@@ -160,6 +164,8 @@ class FrameUplink:
         self._rx_view = memoryview(self._rx)
         self._body_start = 0
         self._body_len = 0
+        self._carry_at = 0  # rx[_carry_at:_carry_at + _carry] arrived after the last answer: the next one's start
+        self._carry = 0
         self._use(mode)
 
     def _use(self, mode):
@@ -176,19 +182,78 @@ class FrameUplink:
         return bytes(self._rx[self._body_start : self._body_start + self._body_len])
 
     def send(self, frame, seq, capture_ms):
-        """Upload one frame; returns the HTTP status. Raises OSError (incl. UploadTimeout) or ProtocolError."""
-        status = self._post(frame, seq, capture_ms)
-        if status in (400, 415) and self.mode == "multipart" and not self._fell_back:
-            self._fell_back = True
-            print("Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads" % status)
-            self._use("raw")
-            status = self._post(frame, seq, capture_ms)
-        return status
+        """Upload one frame and wait for its answer; returns its HTTP status."""
+        self.submit(frame, seq, capture_ms)
+        self.settle()
+        return self.status
+
+    def submit(self, frame, seq, capture_ms, done=None):
+        """Put one frame's request on the wire; `done(frame_len, status)` hears every answered frame.
+
+        Returns once every byte of `frame` is in the socket's send buffer, so the caller may take() the
+        next one. The answer of the frame sent before is read after this request went out; this frame's
+        own answer stays in flight, except on a socket that has not answered a frame yet (the first one
+        decides the multipart fallback while the frame is still valid). Status 0 means the frame was
+        lost with the socket: then it raises, after reporting every frame it lost.
+        """
+        frame_len = len(frame)
+        if not frame_len:
+            raise ValueError("empty frame")
+        earlier = self.pending
+        self.pending = 0
+        try:
+            sock = self._sock if earlier else self._connect()
+            self._request(sock, frame, frame_len, seq, capture_ms)
+            if earlier:
+                keep = self._answer(sock, earlier, done)
+                earlier = 0
+                if not keep:
+                    # The server closes after that answer: this request is lost with the socket, send it again.
+                    self._drop(sock)
+                    sock = self._connect()
+                    self._request(sock, frame, frame_len, seq, capture_ms)
+            if self._ahead:
+                self.pending = frame_len
+                return
+            keep = self._answer(sock, frame_len, None)
+            if self.status in (400, 415) and self.mode == "multipart" and not self._fell_back:
+                self._fell_back = True
+                print("Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads" % self.status)
+                self._use("raw")
+                if not keep:
+                    self._drop(sock)
+                    sock = self._connect()
+                self._request(sock, frame, frame_len, seq, capture_ms)
+                keep = self._answer(sock, frame_len, None)
+        except BaseException:
+            self._lose(earlier, done)
+            self._lose(frame_len, done)
+            raise
+        self._finish(sock, keep)
+        if done is not None:
+            done(frame_len, self.status)
+
+    def settle(self, done=None):
+        """Read the answer still in flight, if any, and report it through `done(frame_len, status)`."""
+        earlier = self.pending
+        if not earlier:
+            return
+        self.pending = 0
+        sock = self._sock
+        try:
+            keep = self._answer(sock, earlier, done)
+        except BaseException:
+            self._lose(earlier, done)
+            raise
+        self._finish(sock, keep)
 
     def close(self):
         """Drop the pooled socket (next send reconnects)."""
         sock = self._sock
         self._sock = None
+        self._ahead = False
+        self._carry = 0
+        self.pending = 0
         if sock is not None:
             try:
                 self._cm.close_socket(sock)
@@ -214,6 +279,8 @@ class FrameUplink:
             raise
         if sock is not self._sock:
             self._sock = sock
+            self._ahead = False
+            self._carry = 0
             try:
                 sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
             except (AttributeError, OSError, NotImplementedError):
@@ -223,32 +290,45 @@ class FrameUplink:
     def _drop(self, sock):
         if sock is self._sock:
             self._sock = None
+            self._ahead = False
+            self._carry = 0
         try:
             self._cm.close_socket(sock)
         except RuntimeError:
             pass
 
-    def _post(self, frame, seq, capture_ms):
-        frame_len = len(frame)
-        if not frame_len:
-            raise ValueError("empty frame")
+    def _request(self, sock, frame, frame_len, seq, capture_ms):
         deadline = ticks.add(self._clock(), self._timeout_ms)
-        sock = self._connect()
-        keep = False
-        try:
-            head_len = self._write_head(frame_len, seq, capture_ms)
-            self._send_all(sock, self._head_view, head_len, deadline)
-            self._send_all(sock, frame, frame_len, deadline)
-            if self._epilogue:
-                self._send_all(sock, self._epilogue, len(self._epilogue), deadline)
-            keep = self._read_response(sock, deadline)
-        finally:
-            # After any failure the socket may hold half a request or response: never reuse it.
-            if keep:
-                self._cm.free_socket(sock)
-            else:
-                self._drop(sock)
-        return self.status
+        head_len = self._write_head(frame_len, seq, capture_ms)
+        self._send_all(sock, self._head_view, head_len, deadline)
+        self._send_all(sock, frame, frame_len, deadline)
+        if self._epilogue:
+            self._send_all(sock, self._epilogue, len(self._epilogue), deadline)
+
+    def _answer(self, sock, frame_len, done):
+        """Read one answer; the socket may carry the next frame ahead of its answer once it sent a 2xx."""
+        keep = self._read_response(sock, ticks.add(self._clock(), self._timeout_ms))
+        if not keep:
+            self._ahead = False
+        elif 200 <= self.status < 300:
+            self._ahead = True
+        if done is not None:
+            done(frame_len, self.status)
+        return keep
+
+    def _lose(self, frame_len, done):
+        """After any failure the socket may hold half a request or response: never reuse it."""
+        sock = self._sock
+        if sock is not None:
+            self._drop(sock)
+        if frame_len and done is not None:
+            done(frame_len, 0)
+
+    def _finish(self, sock, keep):
+        if keep:
+            self._cm.free_socket(sock)
+        else:
+            self._drop(sock)
 
     def _write_head(self, frame_len, seq, capture_ms):
         buf = self._head
@@ -308,8 +388,13 @@ class FrameUplink:
     def _read_response(self, sock, deadline):
         """Read status line, headers and the whole body; returns whether the socket stays usable."""
         rx = self._rx
-        have = 0
-        end = -1
+        have = self._carry
+        if have:
+            start = self._carry_at
+            for i in range(have):
+                rx[i] = rx[start + i]
+            self._carry = 0
+        end = rx.find(b"\r\n\r\n", 0, have) if have else -1
         while end < 0:
             if have == _RX_SIZE:
                 raise ProtocolError("response headers longer than %d bytes" % _RX_SIZE)
@@ -347,7 +432,10 @@ class FrameUplink:
             self._body_len = have - body_start
             return False
         if have - body_start > length:
-            raise ProtocolError("response longer than its Content-Length")
+            # A pipelined answer right behind this one: keep its start for the next read.
+            self._carry_at = body_start + length
+            self._carry = have - self._carry_at
+            have = self._carry_at
         self._body_len = min(length, _RX_SIZE - _RX_SCRATCH - body_start)
         if self._body_len < 0:
             self._body_len = 0
