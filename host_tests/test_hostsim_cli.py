@@ -81,7 +81,10 @@ class FrameHandler(http.server.BaseHTTPRequestHandler):
     frames: list[bytes] = []
 
     def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        length = int(self.headers["Content-Length"])
+        body = self.rfile.read(length)
+        if len(body) < length:
+            return  # the board stopped mid-upload at the end of the run
         if self.path == "/frame":
             FrameHandler.frames.append(body)
         reply = b'{"ok":true}'
