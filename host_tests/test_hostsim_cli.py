@@ -18,6 +18,7 @@ from micropython import const
 PORT = int(os.getenv("PORT"))
 pool = socketpool.SocketPool(wifi.radio)
 print("wifi", wifi.radio.connected, "name", os.getenv("NAME"), "port", PORT)
+print("uptime below 5 s:", time.monotonic() < 5, time.monotonic_ns() < 5_000_000_000)
 session = adafruit_requests.Session(adafruit_connection_manager.get_radio_socketpool(wifi.radio))
 reply = session.post("http://127.0.0.1:%d/register" % PORT, json={"id": wifi.radio.mac_address.hex()})
 print("register", reply.status_code, reply.json())
@@ -132,6 +133,7 @@ def test_streams_frames_over_real_sockets_and_ends_on_time(tmp_path, server):
     assert "[hostsim] boot 1 reset_reason=POWER_ON" in out
     assert "code.py output:" in out
     assert f"wifi True name cam one port {server.server_port}" in out
+    assert "uptime below 5 s: True True" in out
     assert "register 200 {'ok': True}" in out
     assert "sent 3 b'HTTP/1.1 200'" in out
     summary = out.strip().splitlines()[-1]

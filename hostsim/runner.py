@@ -39,6 +39,9 @@ def install_modules(world: World) -> None:
     sys.path[:0] = [str(FAKES), str(root), str(root / "lib")]
     world_module.install(world)
     os.getenv = world.settings.getenv  # type: ignore[assignment]
+    # The board's clocks count from its last reset, not from the PC's boot (uptime reports rely on it).
+    time.monotonic = world.uptime  # type: ignore[assignment]
+    time.monotonic_ns = lambda: int(world.uptime() * 1_000_000_000)  # type: ignore[assignment]
     gc.mem_alloc = lambda: world.heap()[0]  # type: ignore[attr-defined]
     gc.mem_free = lambda: world.heap()[1]  # type: ignore[attr-defined]
     for name in FAKE_MODULES:
