@@ -151,6 +151,32 @@ class FakeSocket:
         self.closed = True
 
 
+class LeanSocket(FakeSocket):
+    """A FakeSocket whose every call costs the same whatever it carries, for instruction counts.
+
+    FakeSocket reads request heads byte by byte (interpreted), which would bill the harness to the
+    client under test. Here a send() whose buffer starts with b"POST" opens a request (camstream's
+    uplink and adafruit_requests both put the method first in a send() of its own), and each opened
+    request is owed one copy of `response`. No partial-send EAGAIN, resets or keep; recv_into as FakeSocket's.
+    """
+
+    def __init__(self, response=OK_RESPONSE, max_send=5744):
+        super().__init__(response, max_send=max_send, eagain_every=0)
+
+    def send(self, buf):
+        if self.closed:
+            raise OSError(errno.EBADF)
+        self.send_calls += 1
+        n = len(buf)
+        if n > self.max_send:
+            n = self.max_send
+        if n >= 4 and buf[0] == 80 and buf[1] == 79 and buf[2] == 83 and buf[3] == 84:
+            self._owed += 1
+            self.requests += 1
+        self.bytes_sent += n
+        return n
+
+
 class FakeConnectionManager:
     """adafruit_connection_manager's ConnectionManager: one socket per key, reused once freed.
 

@@ -345,6 +345,8 @@ class FrameUplink:
         return ticks.diff(deadline, self._clock()) <= 0
 
     def _send_all(self, sock, data, total, deadline):
+        clock = self._clock
+        diff = ticks.diff
         pos = 0
         chunk = None
         while pos < total:
@@ -364,7 +366,7 @@ class FrameUplink:
                 chunk = None
             else:
                 time.sleep(_EAGAIN_PAUSE_S)
-            if self._expired(deadline):
+            if diff(deadline, clock()) <= 0:
                 raise UploadTimeout("upload timed out after %.1f s (%d of %d bytes sent)" % (self._timeout_s, pos, total))
 
     def _recv(self, sock, start, limit, deadline):
@@ -414,7 +416,10 @@ class FrameUplink:
             colon = rx.find(b":", pos, eol)
             if colon < 0:
                 raise ProtocolError("malformed header line")
-            if _name_is(rx, pos, colon, b"content-length"):
+            # The usual spelling compares in C; any other case falls back to the byte loop.
+            if (colon - pos == 14 and rx.find(b"Content-Length", pos, colon) == pos) or _name_is(
+                rx, pos, colon, b"content-length"
+            ):
                 length = _parse_uint(rx, colon + 1, eol)
                 if length < 0:
                     raise ProtocolError("bad Content-Length")
