@@ -67,14 +67,15 @@ class Streamer:
                 self._streak = 0
                 self._streak_kind = ""
             self._backoff.reset()
-        self._report_if_due()
+        now = self._clock()  # one read for the stats check and the pacing: nothing slow runs between them
+        self._report_if_due(now)
         if self._watchdog is not None:
             self._watchdog.feed()
         if delay:
             self._sleep(delay)
             self._next_frame = self._clock()
         else:
-            self._pace()
+            self._pace(now)
 
     def close(self):
         """Release the camera, socket and watchdog (code.py may wait before rebuilding)."""
@@ -94,11 +95,13 @@ class Streamer:
         if not self._control.registered:
             self._settle()
             self._register()
-        if ticks.diff(self._clock(), self._next_heartbeat) >= 0:
+        now = self._clock()
+        if ticks.diff(now, self._next_heartbeat) >= 0:
             self._settle()
             self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
             self._heartbeat()
-        self._frame()
+            now = self._clock()
+        self._frame(now)
         if self._pausing():
             self._settle()
 
@@ -146,8 +149,7 @@ class Streamer:
             }
         )
 
-    def _frame(self):
-        capture_ms = self._clock()
+    def _frame(self, capture_ms):
         try:
             frame = self._camera.take()
         except Exception:
@@ -218,8 +220,7 @@ class Streamer:
             return True
         return False
 
-    def _report_if_due(self):
-        now = self._clock()
+    def _report_if_due(self, now):
         if ticks.diff(now, self._next_stats) < 0:
             return
         self._next_stats = ticks.add(now, self._cfg.stats_s * 1000)
@@ -235,12 +236,13 @@ class Streamer:
         )
         print("\n".join(lines))
 
-    def _pace(self):
+    def _pace(self, now):
         """Sleep out the rest of this frame's slot; when behind, start afresh rather than burst."""
         interval = self._interval_ms
-        self._next_frame = ticks.add(self._next_frame, interval)
-        wait = ticks.diff(self._next_frame, self._clock())
+        next_frame = ticks.add(self._next_frame, interval)
+        wait = ticks.diff(next_frame, now)
         if wait > 0:
+            self._next_frame = next_frame
             self._sleep(wait / 1000)
-        elif wait < -interval:
-            self._next_frame = self._clock()
+        else:
+            self._next_frame = now if wait < -interval else next_frame

@@ -26,30 +26,36 @@ _EAGAIN_PAUSE_S = 0.002  # lets the WiFi task drain the send buffer instead of s
 _RX_SIZE = 1024
 _RX_SCRATCH = 128  # tail of the receive buffer that long bodies are drained through
 _VARYING_MAX = 160
+_CHECK_BYTES = 16384  # sends that make progress read the clock once per this many bytes
+_TENS = bytes(48 + i // 10 for i in range(100))  # _TENS[n], _ONES[n]: the digits of 0 <= n < 100
+_ONES = bytes(48 + i % 10 for i in range(100))
 
 
-def _put(buf, pos, data):
-    end = pos + len(data)
-    buf[pos:end] = data
-    return end
+def _put_field(buf, end, prefix, value):
+    """Write `prefix` and a non-negative int's ASCII digits so they end at buf[end]; returns their start.
 
-
-def _put_int(buf, pos, value):
-    """Write a non-negative int as ASCII digits without allocating a string."""
+    Written backwards, two digits per step from the pair tables: no string, and no pass to count digits.
+    """
     if value < 0:
         raise ValueError("negative header value")
-    end = pos + 1
-    rest = value
-    while rest >= 10:
-        rest //= 10
-        end += 1
-    at = end
-    while True:
-        at -= 1
-        buf[at] = 48 + value % 10
-        value //= 10
-        if not value:
-            return end
+    while value >= 100:
+        pair = value % 100
+        value //= 100
+        end -= 2
+        buf[end] = _TENS[pair]
+        buf[end + 1] = _ONES[pair]
+    if value >= 10:
+        end -= 2
+        buf[end] = _TENS[value]
+        buf[end + 1] = _ONES[value]
+    else:
+        end -= 1
+        buf[end] = 48 + value
+    start = end - len(prefix)
+    if start < 0:
+        raise ValueError("header values too long")
+    buf[start:end] = prefix
+    return start
 
 
 def _name_is(buf, start, end, lower_name):
@@ -138,8 +144,8 @@ class FrameUplink:
             )
         )
         self._heads = {
-            "multipart": common + b"Content-Type: multipart/form-data; boundary=" + BOUNDARY + b"\r\n",
-            "raw": common + b"Content-Type: image/jpeg\r\n",
+            "multipart": common + b"Content-Type: multipart/form-data; boundary=" + BOUNDARY + b"\r\nX-Frame-Seq: ",
+            "raw": common + b"Content-Type: image/jpeg\r\nX-Frame-Seq: ",
         }
         self._preambles = {
             "multipart": b"".join(
@@ -157,7 +163,7 @@ class FrameUplink:
             "raw": b"",
         }
         self._epilogues = {"multipart": b"\r\n--" + BOUNDARY + b"--\r\n", "raw": b""}
-        size = len(self._heads["multipart"]) + _VARYING_MAX + len(self._preambles["multipart"])
+        size = len(self._heads["multipart"]) + _VARYING_MAX + 4 + len(self._preambles["multipart"])
         self._head = bytearray(size)
         self._head_view = memoryview(self._head)
         self._rx = bytearray(_RX_SIZE)
@@ -170,11 +176,13 @@ class FrameUplink:
 
     def _use(self, mode):
         self.mode = mode
-        head = self._heads[mode]
-        self._fixed_len = _put(self._head, 0, head)
-        self._preamble = self._preambles[mode]
+        self._fixed_head = self._heads[mode]
+        preamble = self._preambles[mode]
+        # The head is built backwards from its end: the blank line and the body's start stay put.
+        self._tail_at = len(self._head) - 4 - len(preamble)
+        self._head[self._tail_at :] = b"\r\n\r\n" + preamble
         self._epilogue = self._epilogues[mode]
-        self._framing = len(self._preamble) + len(self._epilogue)
+        self._framing = len(preamble) + len(self._epilogue)
 
     @property
     def body(self):
@@ -299,8 +307,8 @@ class FrameUplink:
 
     def _request(self, sock, frame, frame_len, seq, capture_ms):
         deadline = ticks.add(self._clock(), self._timeout_ms)
-        head_len = self._write_head(frame_len, seq, capture_ms)
-        self._send_all(sock, self._head_view, head_len, deadline)
+        head = self._head_view[self._write_head(frame_len, seq, capture_ms) :]
+        self._send_all(sock, head, len(head), deadline)
         self._send_all(sock, frame, frame_len, deadline)
         if self._epilogue:
             self._send_all(sock, self._epilogue, len(self._epilogue), deadline)
@@ -331,23 +339,25 @@ class FrameUplink:
             self._drop(sock)
 
     def _write_head(self, frame_len, seq, capture_ms):
+        """Fill in this frame's numbers in front of the fixed tail; returns where the head starts."""
         buf = self._head
-        pos = _put(buf, self._fixed_len, b"X-Frame-Seq: ")
-        pos = _put_int(buf, pos, seq)
-        pos = _put(buf, pos, b"\r\nX-Capture-Ms: ")
-        pos = _put_int(buf, pos, capture_ms)
-        pos = _put(buf, pos, b"\r\nContent-Length: ")
-        pos = _put_int(buf, pos, frame_len + self._framing)
-        pos = _put(buf, pos, b"\r\n\r\n")
-        return _put(buf, pos, self._preamble)
+        pos = _put_field(buf, self._tail_at, b"\r\nContent-Length: ", frame_len + self._framing)
+        pos = _put_field(buf, pos, b"\r\nX-Capture-Ms: ", capture_ms)
+        return _put_field(buf, pos, self._fixed_head, seq)
 
     def _expired(self, deadline):
         return ticks.diff(deadline, self._clock()) <= 0
 
     def _send_all(self, sock, data, total, deadline):
+        """Send data[:total] in slices, waiting out EAGAIN until the deadline.
+
+        The clock is read after a send that made no progress and once per _CHECK_BYTES sent, so a link
+        that keeps taking data still times out, having sent at most _CHECK_BYTES after the deadline.
+        """
         clock = self._clock
         diff = ticks.diff
         pos = 0
+        check_at = _CHECK_BYTES
         chunk = None
         while pos < total:
             if chunk is None:
@@ -364,6 +374,9 @@ class FrameUplink:
             if sent:
                 pos += sent
                 chunk = None
+                if pos < check_at:
+                    continue
+                check_at = pos + _CHECK_BYTES
             else:
                 time.sleep(_EAGAIN_PAUSE_S)
             if diff(deadline, clock()) <= 0:
