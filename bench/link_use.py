@@ -281,8 +281,8 @@ def summarize(exchanges: Sequence[Exchange], kbps: float, warmup_s: float = WARM
     Rates count the frames completed after the window's opening frame over the time between the two; the
     overhead counts every exchange (frames, heartbeats) completed in the same window. `idle_ms` is how long the
     sender offers no frame bytes between two frames (last request byte to the next one's first, at the proxy);
-    `no_burst_pct` is the link share a radio that cannot catch up on idle air time would give with that idle
-    (hostsim's bucket refills during the idle and lets up to one send buffer out at once afterwards).
+    `no_burst_pct` is the link share predicted from the wire bytes and that idle alone (a radio cannot catch up
+    on idle air time): a cross-check of the measured share, which it should match while the link is the limit.
     """
     frames = [x for x in exchanges if x.request.payload and 200 <= x.status < 300]
     if len(frames) < 3:
