@@ -9,7 +9,7 @@ GC disabled, so the `gc.mem_alloc()` delta is what that frame allocated.
 import gc
 import json
 
-from fakes import FakeConnectionManager, FakeSocket, readonly_view
+from fakes import FakeConnectionManager, FakeSocket, FakeSocketPool, readonly_view
 
 HOST = "127.0.0.1"
 PORT = 8080
@@ -29,31 +29,6 @@ def jpeg(size):
     return bytes(body)
 
 
-class PoolSocket(FakeSocket):
-    """A FakeSocket that adafruit_connection_manager can connect()."""
-
-    address = None
-
-    def connect(self, address):
-        self.address = address
-
-
-class FakePool:
-    """The socketpool surface adafruit_connection_manager uses, handing out one socket."""
-
-    AF_INET = 2
-    SOCK_STREAM = 1
-
-    def __init__(self, sock):
-        self._sock = sock
-
-    def getaddrinfo(self, host, port, family=0, socktype=0, proto=0, flags=0):
-        return [(self.AF_INET, self.SOCK_STREAM, 6, "", (host, port))]
-
-    def socket(self, family=AF_INET, socktype=SOCK_STREAM, proto=0):
-        return self._sock
-
-
 def uplink_sender(sock, mode="multipart"):
     """send(frame, seq) -> status through camstream's FrameUplink."""
     from camstream.uplink import FrameUplink
@@ -70,7 +45,7 @@ def requests_sender(sock):
     """send(frame, seq) -> status the way users write it with adafruit_requests (headers built once)."""
     import adafruit_requests
 
-    session = adafruit_requests.Session(FakePool(sock))
+    session = adafruit_requests.Session(FakeSocketPool(lambda: sock))
     headers = {"X-API-Key": API_KEY, "X-Device-Id": DEVICE_ID, "Content-Type": "image/jpeg"}
 
     def send(frame, seq):
@@ -97,7 +72,7 @@ def measure(path, size, frames, keep=False, heap=True, max_send=5744, eagain_eve
     `eagain_every=0`: it compares with `errno.EAGAIN`, which that build compiles to WASI's 6, while the
     fake raises the board's 11 (the node port uses 11, like the board).
     """
-    sock = PoolSocket(max_send=max_send, eagain_every=eagain_every, keep=keep)
+    sock = FakeSocket(max_send=max_send, eagain_every=eagain_every, keep=keep)
     send = SENDERS[path](sock)
     frame = readonly_view(jpeg(size))
     status = send(frame, 0)
