@@ -5,7 +5,7 @@ import traceback
 
 import supervisor
 
-from camstream import device
+from camstream.errors import CameraInitError, missing_module
 from camstream.settings import SettingsError
 
 RELOAD_AFTER = 5  # failed runs in a row before a soft restart
@@ -13,6 +13,11 @@ HEALTHY_S = 60  # a run at least this long clears the failure count
 
 
 def main():
+    try:
+        from camstream import device
+    except ImportError as exc:
+        print("CamStream: " + missing_module(exc))
+        return
     try:
         cfg = device.read_settings()
     except SettingsError as exc:
@@ -25,6 +30,8 @@ def main():
         try:
             streamer = device.build(cfg)
             streamer.run()
+        except CameraInitError as exc:
+            print("CamStream: camera init failed: %s" % exc)
         except Exception as exc:
             # The one-argument form is documented; the 10.3.1 stub wrongly makes `value` required.
             traceback.print_exception(exc)  # type: ignore[call-arg]

@@ -321,7 +321,7 @@ def measure(proxy: CountingProxy, hub_port: int, frames_dir: Path, kbps: float, 
     row: dict = {"mode": mode, "link_kBps": kbps, "rtt_ms": rtt_ms}
     argv = [sys.executable, "-m", "hostsim", str(ROOT / "CIRCUITPY"), "--seconds", str(seconds),
             "--frames", str(frames_dir), "--sensor-fps", "60", "--link-kbps", f"{kbps:g}", "--rtt-ms", f"{rtt_ms:g}",
-            "--set", "CIRCUITPY_WIFI_SSID=bench", "CIRCUITPY_WIFI_PASSWORD=bench",
+            "--set", "CIRCUITPY_WIFI_SSID=bench", "CIRCUITPY_WIFI_PASSWORD=bench-wifi",
             f"CAMSTREAM_SERVER_URL=http://127.0.0.1:{proxy.port}", f"CAMSTREAM_API_KEY={API_KEY}",
             f"CAMSTREAM_DEVICE_ID={device}", "CAMSTREAM_TARGET_FPS=60", f"CAMSTREAM_UPLOAD={mode}",
             "CAMSTREAM_WATCHDOG_S=0"]

@@ -24,14 +24,14 @@ class Opener:
 def test_two_buffers_grab_latest_one_buffer_when_empty():
     assert grab_mode(2) == "LATEST" and grab_mode(1) == "WHEN_EMPTY"
     opener = Opener([FakeCamera([b"\xff\xd8jpeg"])])
-    Camera(opener, "HD", 6, 2, True, lambda s: None).open()
+    Camera(opener, "HD", 6, 2, True, lambda s: None, lambda: None).open()
     assert opener.calls == [dict(frame_size="HD", jpeg_quality=6, framebuffer_count=2, grab_mode="LATEST")]
 
 
 def test_init_retries_then_succeeds(capsys):
     sleeps = []
     opener = Opener([OSError("Requested resource not found"), FakeCamera([b"\xff\xd8x"])])
-    cam = Camera(opener, "HD", 6, 2, True, sleeps.append)
+    cam = Camera(opener, "HD", 6, 2, True, sleeps.append, lambda: None)
     cam.open()
     out = capsys.readouterr().out
     assert "init attempt 1/3 failed: camera sensor not detected: check the ribbon cable" in out
@@ -41,7 +41,7 @@ def test_init_retries_then_succeeds(capsys):
 
 def test_init_gives_up_with_the_cause():
     opener = Opener([MemoryError("no mem")] * 3)
-    cam = Camera(opener, "UXGA", 6, 2, True, lambda s: None)
+    cam = Camera(opener, "UXGA", 6, 2, True, lambda s: None, lambda: None)
     with pytest.raises(CameraInitError, match="not enough PSRAM for 2 frame buffer"):
         cam.open()
     assert len(opener.calls) == 3
@@ -63,7 +63,7 @@ def test_explain_init_error(exc, has_psram, cause):
 
 def test_empty_frames_raise_quality_number_step_by_step(capsys):
     fake = FakeCamera([None])
-    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None)
+    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None, lambda: None)
     cam.open()
     for _ in range(6):
         with pytest.raises(CameraTimeout):
@@ -75,7 +75,7 @@ def test_empty_frames_raise_quality_number_step_by_step(capsys):
 
 def test_a_good_frame_resets_the_streak():
     fake = FakeCamera([None, None, b"\xff\xd8ok", None, None, b"\xff\xd8ok"])
-    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None)
+    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None, lambda: None)
     cam.open()
     for _ in range(2):
         for _ in range(2):
@@ -88,7 +88,7 @@ def test_a_good_frame_resets_the_streak():
 def test_many_empty_frames_reinitialise_the_camera():
     first, second = FakeCamera([None]), FakeCamera([b"\xff\xd8ok"])
     opener = Opener([first, second])
-    cam = Camera(opener, "HD", 6, 2, True, lambda s: None)
+    cam = Camera(opener, "HD", 6, 2, True, lambda s: None, lambda: None)
     cam.open()
     for _ in range(camera_mod.REOPEN_AFTER):
         with pytest.raises(CameraTimeout):
@@ -100,7 +100,7 @@ def test_many_empty_frames_reinitialise_the_camera():
 
 def test_close_deinits():
     fake = FakeCamera([b"\xff\xd8"])
-    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None)
+    cam = Camera(Opener([fake]), "HD", 6, 2, True, lambda s: None, lambda: None)
     cam.open()
     cam.close()
     cam.close()

@@ -19,7 +19,9 @@ def test_board_maps_match_circuitpython_pin_names():
     assert BOARDS["firebeetle2_esp32s3"].data == "CAM_DATA"
     assert BOARDS["prokyber_ai_on_the_edge_cam"].i2c is None
     assert BOARDS["espressif_esp32s3_eye"].pwdn is None
-    assert len(BOARDS) == 6
+    assert BOARDS["sensebox_eye_esp32s3"] is sensebox  # its id before CircuitPython 10.3
+    assert BOARDS["firebeetle2_esp32s3"].power == "axp313a" and memento.power is None
+    assert len(BOARDS) == 7
 
 
 def test_parse_eye_map():

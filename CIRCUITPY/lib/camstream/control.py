@@ -5,7 +5,7 @@ closed (or the next request on that socket reads stale bytes), and after any fai
 socket is dropped (a socket that fails while headers are parsed is never released otherwise).
 """
 
-from camstream.errors import HTTPStatusError, error_detail
+from camstream.errors import HTTPStatusError, ProtocolError, classify, error_detail, printable
 
 REGISTER_PATH = "/api/v1/devices/register"
 HEARTBEAT_PATH = "/api/v1/devices/heartbeat"
@@ -35,8 +35,12 @@ class Control:
                 content = response.content
             finally:
                 response.close()
-        except Exception:
+        except Exception as exc:
             self._reset_sockets()
+            if classify(exc) == "other":
+                # adafruit_requests parses the answer itself: a status line or header it cannot read
+                # (ValueError, UnicodeError, "Unable to read HTTP response.") is the hub's fault, not ours.
+                raise ProtocolError("%s: %s" % (type(exc).__name__, printable(str(exc))))
             raise
         return status, content
 

@@ -20,6 +20,7 @@ import watchdog
 import wifi
 
 from camstream import __version__, settings
+from camstream.budget import CONTROL_TIMEOUT_S, REQUEST_TIMEOUT_S
 from camstream.camera import Camera
 from camstream.control import Control
 from camstream.errors import LinkDown
@@ -28,7 +29,6 @@ from camstream.uplink import FrameUplink
 from camstream.wifilink import WifiLink
 
 XCLK_HZ = 20_000_000  # OV5640 runs cooler at 20 MHz than 24 MHz, at the same JPEG rate
-REQUEST_TIMEOUT_S = 5.0
 
 # Kept across rebuilds by code.py: one socket pool per radio, one I2C bus per pin pair.
 _shared = {}  # type: dict
@@ -39,9 +39,17 @@ def _has_psram():
 
 
 def read_settings():
-    """settings.toml, validated (raises settings.SettingsError), with the camera pins resolved."""
-    cfg = settings.load(os.getenv, _has_psram(), wifi.radio.mac_address)
+    """settings.toml, validated (raises settings.SettingsError), with the camera pins and CA certificate read."""
+    cfg = settings.load(os.getenv, wifi.radio.mac_address)
     cfg.pins = settings.camera_pins(cfg, board.board_id)
+    if cfg.ca_file is not None:
+        try:
+            with open(cfg.ca_file) as f:
+                cfg.ca_data = f.read()
+        except OSError as exc:
+            raise settings.SettingsError(
+                "CAMSTREAM_CA_FILE", cfg.ca_file, 'a PEM file on the CIRCUITPY drive, e.g. "hub-cert.pem"', str(exc)
+            )
     return cfg
 
 
@@ -65,15 +73,29 @@ def _i2c(spec):
     return _shared[key]
 
 
+def _power_camera(spec, i2c):
+    """Turn on camera rails that a power chip supplies (espcamera does not)."""
+    if spec.power != "axp313a":
+        return
+    import AXP313A  # frozen into CircuitPython on the boards that have this chip
+
+    # DFRobot's own camera code powers the rails so before every init: DVDD 1.2 V, AVDD/DOVDD 2.8 V,
+    # the voltages of the 24-pin ESP32 camera connector.
+    if not AXP313A.enable_camera(AXP313A.AXP313A(i2c), AXP313A.camera_voltages.OV2640):
+        raise OSError("the AXP313A power chip does not answer at I2C address 0x36")
+
+
 def _camera_opener(spec):
     def open_camera(frame_size, jpeg_quality, framebuffer_count, grab_mode):
         data = list(_pin(spec.data)) if isinstance(spec.data, str) else [_pin(n) for n in spec.data]
+        i2c = _i2c(spec)
+        _power_camera(spec, i2c)
         return espcamera.Camera(
             data_pins=data,
             pixel_clock_pin=_pin(spec.pclk),
             vsync_pin=_pin(spec.vsync),
             href_pin=_pin(spec.href),
-            i2c=_i2c(spec),
+            i2c=i2c,
             external_clock_pin=_pin(spec.xclk),
             external_clock_frequency=XCLK_HZ,
             powerdown_pin=_optional_pin(spec.pwdn),
@@ -142,7 +164,10 @@ def _network(cfg):
         if cfg.server.is_ssl:
             import ssl
 
-            _shared["ssl"] = ssl.create_default_context()
+            context = ssl.create_default_context()
+            if cfg.ca_data is not None:
+                context.load_verify_locations(cadata=cfg.ca_data)  # trust the hub's own certificate
+            _shared["ssl"] = context
     return _shared["pool"], _shared["ssl"]
 
 
@@ -163,25 +188,11 @@ def build(cfg):
         )
     )
     pool, ssl_context = _network(cfg)
-    manager = adafruit_connection_manager.get_connection_manager(pool)
-
-    def close_sockets():
-        adafruit_connection_manager.connection_manager_close_all(pool)
-
-    power = getattr(wifi, "PowerManagement", None)  # CircuitPython 10+
-    link = WifiLink(wifi.radio, cfg.wifi_ssid, cfg.wifi_password, close_sockets, power and power.NONE)
-    try:
-        link.ensure()
-        link.tune()
-    except LinkDown as exc:
-        print("WiFi: %s; the loop keeps trying" % exc)
-    has_psram = _has_psram()
-    camera = Camera(
-        _camera_opener(cfg.pins), cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, has_psram, time.sleep
-    )
-    camera.open()
+    session = adafruit_requests.Session(pool, ssl_context)  # registers the pool with adafruit_connection_manager
+    # The frame socket gets a manager of its own: sharing adafruit_requests' one lets a failed connect
+    # of either retry after closing the other's socket, doubling the time one request can block.
     uplink = FrameUplink(
-        manager,
+        adafruit_connection_manager.ConnectionManager(pool),
         cfg.server,
         cfg.api_key,
         cfg.device_id,
@@ -190,7 +201,31 @@ def build(cfg):
         REQUEST_TIMEOUT_S,
         supervisor.ticks_ms,
     )
-    session = adafruit_requests.Session(pool, ssl_context)
-    control = Control(session, cfg.server, cfg.api_key, cfg.device_id, close_sockets, REQUEST_TIMEOUT_S)
+
+    def close_control_sockets():
+        adafruit_connection_manager.connection_manager_close_all(pool)
+
+    def close_sockets():
+        close_control_sockets()
+        uplink.close()
+
+    power = getattr(wifi, "PowerManagement", None)  # CircuitPython 10+
+    link = WifiLink(wifi.radio, cfg.wifi_ssid, cfg.wifi_password, close_sockets, power and power.NONE)
+    try:
+        link.ensure()
+        link.tune()
+    except LinkDown as exc:
+        print("WiFi: %s; the loop keeps trying" % exc)
+    camera = Camera(
+        _camera_opener(cfg.pins),
+        cfg.frame_size,
+        cfg.jpeg_quality,
+        cfg.framebuffers,
+        _has_psram(),
+        time.sleep,
+        gc.collect,
+    )
+    camera.open()
+    control = Control(session, cfg.server, cfg.api_key, cfg.device_id, close_control_sockets, CONTROL_TIMEOUT_S)
     dog = Watchdog(cfg.watchdog_s) if cfg.watchdog_s else None
     return Streamer(cfg, camera, uplink, control, link, System(), supervisor.ticks_ms, time.sleep, dog)

@@ -6,7 +6,7 @@ GPIO numbers (`microcontroller.pin.GPIOn`). The edge module turns them into pin 
 
 
 class PinSpec:
-    def __init__(self, data, vsync, href, pclk, xclk, pwdn=None, reset=None, i2c=None):
+    def __init__(self, data, vsync, href, pclk, xclk, pwdn=None, reset=None, i2c=None, power=None):
         self.data = data
         self.vsync = vsync
         self.href = href
@@ -16,6 +16,14 @@ class PinSpec:
         self.reset = reset
         # None: the board's own board.I2C(); else (scl, sda) for a dedicated busio.I2C.
         self.i2c = i2c
+        # None: the camera is always powered; "axp313a": its rails come from that power chip on the camera I2C bus.
+        self.power = power
+
+
+# senseBox MCU-S2 ESP32-S3 eye: CircuitPython 10.0-10.2 call it sensebox_eye_esp32s3, 10.3 sensebox_mcu_eye_esp32s3.
+_SENSEBOX_EYE = PinSpec(
+    "CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK", pwdn="PWDN", i2c=("CAM_SCL", "CAM_SDA")
+)
 
 
 BOARDS = {
@@ -26,13 +34,13 @@ BOARDS = {
     "seeed_xiao_esp32_s3_sense": PinSpec(
         "CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK", i2c=("CAM_SCL", "CAM_SDA")
     ),
-    "sensebox_mcu_eye_esp32s3": PinSpec(
-        "CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK", pwdn="PWDN", i2c=("CAM_SCL", "CAM_SDA")
-    ),
+    "sensebox_eye_esp32s3": _SENSEBOX_EYE,
+    "sensebox_mcu_eye_esp32s3": _SENSEBOX_EYE,
     "prokyber_ai_on_the_edge_cam": PinSpec(
         "CAMERA_DATA", "CAMERA_VSYNC", "CAMERA_HREF", "CAMERA_PCLK", "CAMERA_XCLK"
     ),
-    "firebeetle2_esp32s3": PinSpec("CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK"),
+    # Its camera rails come from an AXP313A; CircuitPython freezes that driver in but leaves the rails off.
+    "firebeetle2_esp32s3": PinSpec("CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK", power="axp313a"),
 }
 
 PINS_FORMAT = "data=D0,..,D7 xclk=N pclk=N vsync=N href=N sda=N scl=N [pwdn=N] [reset=N] (GPIO numbers, -1 = none)"

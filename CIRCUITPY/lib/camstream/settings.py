@@ -1,6 +1,6 @@
 """settings.toml, read once and validated: a bad value stops start-up with one line naming the key."""
 
-from camstream import pins, urls
+from camstream import budget, pins, urls
 
 FRAME_SIZES = (
     "R96X96", "QQVGA", "QCIF", "HQVGA", "R240X240", "QVGA", "CIF", "HVGA", "VGA", "SVGA", "XGA",
@@ -9,6 +9,7 @@ FRAME_SIZES = (
 UPLOAD_MODES = ("multipart", "raw")
 DEVICE_ID_PREFIX = "ESP32-CAM-"
 _HIDDEN = ("CAMSTREAM_API_KEY",)
+WATCHDOG_DEFAULT_S = 30
 
 
 class SettingsError(ValueError):
@@ -25,6 +26,13 @@ class SettingsError(ValueError):
         shown = "(hidden)" if self.key in _HIDDEN else repr(self.value)
         problem = " (%s)" % self.problem if self.problem else ""
         return "settings.toml: %s = %s is invalid%s; expected %s" % (self.key, shown, problem, self.allowed)
+
+
+class UnreadableSetting(SettingsError):
+    """os.getenv itself raised: CircuitPython 10.0/10.1 parse bare values and reject a bare non-integer."""
+
+    def __str__(self):
+        return "settings.toml: %s cannot be read (%s); expected %s" % (self.key, self.problem, self.allowed)
 
 
 class Settings:
@@ -44,7 +52,9 @@ class Settings:
         self.upload = "multipart"
         self.heartbeat_s = 10
         self.stats_s = 5
-        self.watchdog_s = 20
+        self.watchdog_s = WATCHDOG_DEFAULT_S
+        self.ca_file = None
+        self.ca_data = None  # the certificate itself, read by the edge module
         self.board = None
         self.pins = None
 
@@ -54,7 +64,10 @@ class _Reader:
         self._getenv = getenv
 
     def raw(self, key):
-        value = self._getenv(key)
+        try:
+            value = self._getenv(key)
+        except ValueError as exc:
+            raise UnreadableSetting(key, None, 'text in double quotes, e.g. %s = "..."' % key, str(exc))
         if isinstance(value, str):
             value = value.strip()
             if value == "":
@@ -108,7 +121,7 @@ def default_device_id(mac):
     return DEVICE_ID_PREFIX + "".join("%02X" % b for b in bytes(mac)[-3:])
 
 
-def load(getenv, has_psram, mac):
+def load(getenv, mac):
     """Read and check every CamStream key once; `getenv` is os.getenv, `mac` the WiFi MAC bytes."""
     read = _Reader(getenv)
     cfg = Settings()
@@ -136,18 +149,22 @@ def load(getenv, has_psram, mac):
     cfg.device_name = read.text("CAMSTREAM_DEVICE_NAME", cfg.device_id)
 
     cfg.target_fps = read.integer("CAMSTREAM_TARGET_FPS", 30, 1, 60)
-    cfg.frame_size = read.choice("CAMSTREAM_FRAME_SIZE", "HD" if has_psram else "VGA", FRAME_SIZES)
-    cfg.jpeg_quality = read.integer(
-        "CAMSTREAM_JPEG_QUALITY", 6 if has_psram else 12, 2, 55, "a whole number 2..55 (lower = better, bigger)"
-    )
-    cfg.framebuffers = read.integer("CAMSTREAM_FRAMEBUFFERS", 2 if has_psram else 1, 1, 2)
+    cfg.frame_size = read.choice("CAMSTREAM_FRAME_SIZE", "HD", FRAME_SIZES)
+    cfg.jpeg_quality = read.integer("CAMSTREAM_JPEG_QUALITY", 6, 2, 55, "a whole number 2..55 (lower = better, bigger)")
+    cfg.framebuffers = read.integer("CAMSTREAM_FRAMEBUFFERS", 2, 1, 2)
     cfg.upload = read.choice("CAMSTREAM_UPLOAD", "multipart", UPLOAD_MODES)
     cfg.heartbeat_s = read.integer("CAMSTREAM_HEARTBEAT_S", 10, 1, 3600)
     cfg.stats_s = read.integer("CAMSTREAM_STATS_S", 5, 1, 3600)
-    watchdog_allowed = "0 (off) or a whole number of seconds 15..3600"
-    cfg.watchdog_s = read.integer("CAMSTREAM_WATCHDOG_S", 20, 0, 3600, watchdog_allowed)
-    if 0 < cfg.watchdog_s < 15:
+    floor = budget.watchdog_floor_s(cfg.server.host_is_name)
+    watchdog_allowed = "0 (off) or a whole number of seconds %d..3600 (one step can block %d s with this hub %s)" % (
+        floor,
+        floor - budget.MARGIN_S,
+        "name" if cfg.server.host_is_name else "address",
+    )
+    cfg.watchdog_s = read.integer("CAMSTREAM_WATCHDOG_S", WATCHDOG_DEFAULT_S, 0, 3600, watchdog_allowed)
+    if 0 < cfg.watchdog_s < floor:
         raise SettingsError("CAMSTREAM_WATCHDOG_S", read.raw("CAMSTREAM_WATCHDOG_S"), watchdog_allowed)
+    cfg.ca_file = read.text("CAMSTREAM_CA_FILE")
 
     pins_text = read.text("CAMSTREAM_PINS")
     if pins_text is not None:

@@ -27,6 +27,8 @@ class Streamer:
         self._clock = clock
         self._sleep = sleep
         self._watchdog = watchdog
+        # Fed between the phases of a step, each bounded by budget.py: a phase that outlasts it is a hang.
+        self._feed = watchdog.feed if watchdog is not None else _nothing
         self._interval_ms = 1000 // cfg.target_fps
         self._backoff = Backoff()
         now = clock()
@@ -55,6 +57,7 @@ class Streamer:
         except Exception as exc:
             delay = self._fail(exc)
             if self._uplink.pending:
+                self._feed()
                 try:
                     self._settle()
                 except Exception as again:
@@ -69,8 +72,7 @@ class Streamer:
             self._backoff.reset()
         now = self._clock()  # one read for the stats check and the pacing: nothing slow runs between them
         self._report_if_due(now)
-        if self._watchdog is not None:
-            self._watchdog.feed()
+        self._feed()
         if delay:
             self._sleep(delay)
             self._next_frame = self._clock()
@@ -90,19 +92,30 @@ class Streamer:
             self._watchdog.stop()
 
     def _work(self):
+        feed = self._feed
         if self._link.ensure():
             self._control.registered = False
+        feed()
         if not self._control.registered:
             self._settle()
+            feed()
             self._register()
+            feed()
         now = self._clock()
         if ticks.diff(now, self._next_heartbeat) >= 0:
             self._settle()
-            self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
-            self._heartbeat()
+            feed()
+            try:
+                self._heartbeat()
+            finally:
+                # Counted from when it ended: a heartbeat that blocks for its timeouts must not make the next
+                # one due at once, or frames would never get a turn while the hub hangs.
+                self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
+            feed()
             now = self._clock()
         self._frame(now)
         if self._pausing():
+            feed()
             self._settle()
 
     def _pausing(self):
@@ -155,6 +168,7 @@ class Streamer:
         except Exception:
             self.stats.frame_dropped()
             raise
+        self._feed()
         self.seq += 1
         self._refused = None
         self._uplink.submit(frame, self.seq, capture_ms, self._answered)
@@ -246,3 +260,7 @@ class Streamer:
             self._sleep(wait / 1000)
         else:
             self._next_frame = now if wait < -interval else next_frame
+
+
+def _nothing():
+    pass

@@ -202,37 +202,39 @@ class FrameUplink:
         next one. The answer of the frame sent before is read after this request went out; this frame's
         own answer stays in flight, except on a socket that has not answered a frame yet (the first one
         decides the multipart fallback while the frame is still valid). Status 0 means the frame was
-        lost with the socket: then it raises, after reporting every frame it lost.
+        lost with the socket: then it raises, after reporting every frame it lost. One deadline covers
+        all of it (budget.frame_s).
         """
         frame_len = len(frame)
         if not frame_len:
             raise ValueError("empty frame")
+        deadline = ticks.add(self._clock(), self._timeout_ms)
         earlier = self.pending
         self.pending = 0
         try:
-            sock = self._sock if earlier else self._connect()
-            self._request(sock, frame, frame_len, seq, capture_ms)
+            sock = self._sock if earlier else self._connect(deadline)
+            self._request(sock, frame, frame_len, seq, capture_ms, deadline)
             if earlier:
-                keep = self._answer(sock, earlier, done)
+                keep = self._answer(sock, earlier, done, deadline)
                 earlier = 0
                 if not keep:
                     # The server closes after that answer: this request is lost with the socket, send it again.
                     self._drop(sock)
-                    sock = self._connect()
-                    self._request(sock, frame, frame_len, seq, capture_ms)
+                    sock = self._connect(deadline)
+                    self._request(sock, frame, frame_len, seq, capture_ms, deadline)
             if self._ahead:
                 self.pending = frame_len
                 return
-            keep = self._answer(sock, frame_len, None)
+            keep = self._answer(sock, frame_len, None, deadline)
             if self.status in (400, 415) and self.mode == "multipart" and not self._fell_back:
                 self._fell_back = True
                 print("Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads" % self.status)
                 self._use("raw")
                 if not keep:
                     self._drop(sock)
-                    sock = self._connect()
-                self._request(sock, frame, frame_len, seq, capture_ms)
-                keep = self._answer(sock, frame_len, None)
+                    sock = self._connect(deadline)
+                self._request(sock, frame, frame_len, seq, capture_ms, deadline)
+                keep = self._answer(sock, frame_len, None, deadline)
         except BaseException:
             self._lose(earlier, done)
             self._lose(frame_len, done)
@@ -249,7 +251,7 @@ class FrameUplink:
         self.pending = 0
         sock = self._sock
         try:
-            keep = self._answer(sock, earlier, done)
+            keep = self._answer(sock, earlier, done, ticks.add(self._clock(), self._timeout_ms))
         except BaseException:
             self._lose(earlier, done)
             raise
@@ -268,7 +270,9 @@ class FrameUplink:
             except RuntimeError:
                 pass  # already closed by connection_manager_close_all
 
-    def _connect(self):
+    def _connect(self, deadline):
+        if self._expired(deadline):
+            raise UploadTimeout("no time left to reconnect within %.1f s" % self._timeout_s)
         server = self._server
         try:
             sock = self._cm.get_socket(
@@ -305,17 +309,16 @@ class FrameUplink:
         except RuntimeError:
             pass
 
-    def _request(self, sock, frame, frame_len, seq, capture_ms):
-        deadline = ticks.add(self._clock(), self._timeout_ms)
+    def _request(self, sock, frame, frame_len, seq, capture_ms, deadline):
         head = self._head_view[self._write_head(frame_len, seq, capture_ms) :]
         self._send_all(sock, head, len(head), deadline)
         self._send_all(sock, frame, frame_len, deadline)
         if self._epilogue:
             self._send_all(sock, self._epilogue, len(self._epilogue), deadline)
 
-    def _answer(self, sock, frame_len, done):
+    def _answer(self, sock, frame_len, done, deadline):
         """Read one answer; the socket may carry the next frame ahead of its answer once it sent a 2xx."""
-        keep = self._read_response(sock, ticks.add(self._clock(), self._timeout_ms))
+        keep = self._read_response(sock, deadline)
         if not keep:
             self._ahead = False
         elif 200 <= self.status < 300:

@@ -11,6 +11,9 @@ class ServerURL:
         self.host = host
         self.port = port
         self.base_path = base_path
+        parts = host.split(".")
+        # An IPv4 literal needs no DNS lookup; anything else is a name.
+        self.host_is_name = not (len(parts) == 4 and all(p.isdigit() for p in parts))
         if port == _DEFAULT_PORTS[scheme]:
             self.host_header = host
         else:

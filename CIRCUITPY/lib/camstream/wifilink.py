@@ -1,8 +1,15 @@
 """The WiFi link: join if CircuitPython has not, rejoin after a drop, tune the radio for streaming."""
 
+from camstream.budget import WIFI_TIMEOUT_S
 from camstream.errors import LinkDown
 
-CONNECT_TIMEOUT_S = 8
+
+def bad_credentials(exc):
+    """What wifi.radio.connect()'s ValueError means, naming the settings.toml key to fix."""
+    text = str(exc)
+    if "ssid" in text.lower():
+        return "CIRCUITPY_WIFI_SSID must be 1..32 bytes (%s)" % text
+    return "CIRCUITPY_WIFI_PASSWORD must be empty, 8..63 characters or 64 hex digits (%s)" % text
 
 
 class WifiLink:
@@ -32,9 +39,11 @@ class WifiLink:
         if not self._ssid:
             raise LinkDown("not connected and CIRCUITPY_WIFI_SSID is not set in settings.toml")
         try:
-            self._radio.connect(self._ssid, self._password, timeout=CONNECT_TIMEOUT_S)
+            self._radio.connect(self._ssid, self._password, timeout=WIFI_TIMEOUT_S)
         except OSError as exc:  # ConnectionError is an OSError
             raise LinkDown("cannot join %r: %s" % (self._ssid, exc))
+        except ValueError as exc:  # the radio checks lengths before it tries
+            raise LinkDown("cannot join %r: %s" % (self._ssid, bad_credentials(exc)))
         if not self._radio.connected:
             raise LinkDown("joined %r but the radio reports no connection" % self._ssid)
         self.joins += 1
