@@ -41,11 +41,16 @@ def test_board_i2c_is_a_singleton_and_claims_its_pins(board):
     board_module, busio = board.module("board"), board.module("busio")
     bus = board_module.I2C()
     assert board_module.I2C() is bus
+    with pytest.raises(RuntimeError, match="requires lock"):
+        bus.scan()
+    assert bus.try_lock() and not bus.try_lock()
     assert bus.scan() == [0x3C]
+    bus.unlock()
     with pytest.raises(ValueError, match="in use"):
         busio.I2C(board_module.SCL, board_module.SDA)
     bus.deinit()
-    assert busio.I2C(board_module.SCL, board_module.SDA).scan() == [0x3C]
+    again = busio.I2C(board_module.SCL, board_module.SDA)
+    assert again.try_lock() and again.scan() == [0x3C]
 
 
 def test_microcontroller_facts(board):

@@ -1,5 +1,6 @@
 """The fake espcamera: validation, the frame-buffer contract of take(), overflow and faults."""
 
+import gc
 import io
 import time
 
@@ -147,22 +148,62 @@ def test_wrong_wiring_fails_the_sensor_probe(board):
     espidf = board.module("espidf")
     with pytest.raises(espidf.IDFError, match="not found"):
         espcamera.Camera(i2c=board_module.I2C(), **kwargs)  # the XIAO's camera is NOT on board.I2C()
-    cam = espcamera.Camera(i2c=busio.I2C(board_module.CAM_SCL, board_module.CAM_SDA), **kwargs)
+    bus = busio.I2C(board_module.CAM_SCL, board_module.CAM_SDA)
+    # common-hal/espcamera/Camera.c: the failed init keeps its pins until the half-built object is collected.
+    with pytest.raises(ValueError, match="pixel_clock_pin in use"):
+        espcamera.Camera(i2c=bus, **kwargs)
+    gc.collect()
+    cam = espcamera.Camera(i2c=bus, **kwargs)
     assert cam.take(1) is not None
 
 
-def test_without_psram_only_one_small_buffer(board):
+def test_a_pin_in_use_fails_before_anything_is_claimed(board):
+    board.boot()
+    espcamera, board_module = board.module("espcamera"), board.module("board")
+    busio = board.module("busio")
+    held = busio.I2C(board_module.CAMERA_HREF, board_module.CAMERA_VSYNC)
+    with pytest.raises(ValueError, match="vsync_pin in use"):
+        espcamera.Camera(**camera_kwargs(board_module, espcamera))
+    held.deinit()
+    assert espcamera.Camera(**camera_kwargs(board_module, espcamera)).take(1) is not None
+
+
+def test_without_psram_there_is_no_espcamera(board):
+    """ports/espressif/mpconfigport.mk: CIRCUITPY_ESPCAMERA = 0 when CIRCUITPY_ESP_PSRAM_SIZE is 0."""
     board.boot(psram=False)
-    espcamera = board.module("espcamera")
-    espidf = board.module("espidf")
-    assert espidf.get_total_psram() == 0
-    board_module = board.module("board")
-    with pytest.raises(espidf.MemoryError):
-        espcamera.Camera(**camera_kwargs(board_module, espcamera, framebuffer_count=2))
-    with pytest.raises(espidf.MemoryError):
-        espcamera.Camera(**camera_kwargs(board_module, espcamera, frame_size=espcamera.FrameSize.HD))
-    cam = espcamera.Camera(**camera_kwargs(board_module, espcamera, frame_size=espcamera.FrameSize.VGA))
+    assert board.module("espidf").get_total_psram() == 0
+    with pytest.raises(ImportError, match="no module named 'espcamera'"):
+        board.module("espcamera")
+
+
+def test_firebeetle_camera_needs_its_axp313a_rails(board):
+    """The FireBeetle 2 powers the camera from an AXP313A: no sensor answers until its LDOs are on."""
+    board.boot(board="firebeetle2_esp32s3")
+    espcamera, board_module, espidf = board.module("espcamera"), board.module("board"), board.module("espidf")
+    kwargs = dict(
+        data_pins=board_module.CAM_DATA, external_clock_pin=board_module.CAM_XCLK,
+        pixel_clock_pin=board_module.CAM_PCLK, vsync_pin=board_module.CAM_VSYNC, href_pin=board_module.CAM_HREF,
+        i2c=board_module.I2C(), pixel_format=espcamera.PixelFormat.JPEG,
+    )
+    with pytest.raises(espidf.IDFError, match="not found"):
+        espcamera.Camera(**kwargs)
+    gc.collect()
+    axp313a = board.module("AXP313A")
+    chip = axp313a.AXP313A(kwargs["i2c"])
+    assert chip.begin()
+    assert axp313a.enable_camera(chip, axp313a.camera_voltages.OV2640)
+    cam = espcamera.Camera(**kwargs)
     assert cam.take(1) is not None
+    cam.deinit()
+    axp313a.disable_camera(chip)
+    with pytest.raises(espidf.IDFError, match="not found"):
+        espcamera.Camera(**kwargs)
+
+
+def test_axp313a_exists_only_where_circuitpython_freezes_it(board):
+    board.boot()
+    with pytest.raises(ImportError, match="no module named 'AXP313A'"):
+        board.module("AXP313A")
 
 
 def test_reconfigure_changes_size_and_frees_the_old_buffer(board):

@@ -142,7 +142,7 @@ def test_streams_frames_over_real_sockets_and_ends_on_time(tmp_path, server):
     assert len(frames) >= 10
     assert all(f[:2] == b"\xff\xd8" and f[-2:] == b"\xff\xd9" for f in frames)
     sent_mb = float(summary.split("sent=")[1].split("MB")[0])
-    assert sent_mb * 1e6 >= sum(len(f) for f in frames)
+    assert (sent_mb + 0.005) * 1e6 >= sum(len(f) for f in frames)  # the summary rounds to 0.01 MB
 
 
 def test_reload_and_watchdog_reset_restart_code_py(tmp_path):

@@ -1,6 +1,7 @@
 """The fake socketpool behaves like lwIP on the board, over real loopback TCP."""
 
 import socket
+import struct
 import threading
 import time
 
@@ -330,3 +331,80 @@ def test_connection_manager_and_requests_use_the_fake_pool(board):
     finally:
         adafruit_connection_manager.connection_manager_close_all(pool, release_references=True)
         server.close()
+
+
+@pytest.mark.parametrize("shaped", [False, True], ids=["unshaped", "shaped"])
+def test_recv_into_on_a_reset_connection_times_out_like_lwip(board, shaped):
+    """common-hal/socketpool/Socket.c polls lwip_recv until the timeout: ETIMEDOUT (116), never ECONNRESET."""
+    _, pool = connected(board, **({"link_kbps": 1000, "rtt_ms": 5} if shaped else {}))
+    listener = socket.create_server(("127.0.0.1", 0))
+    sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
+    sock.settimeout(0.5)
+    sock.connect(("127.0.0.1", listener.getsockname()[1]))
+    peer, _ = listener.accept()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()  # SO_LINGER 0: an RST, not a FIN
+    time.sleep(0.1)
+    start = time.monotonic()
+    with pytest.raises(OSError) as info:
+        sock.recv_into(bytearray(10))
+    assert info.value.errno == 116
+    assert 0.45 < time.monotonic() - start < 1.5
+    sock.close()
+    listener.close()
+
+
+def test_bytes_arriving_after_the_timeout_are_dropped(board):
+    """The board checks its timeout before each poll: data of the poll that finds it expired is lost."""
+    _, pool = connected(board)
+    server = Server()
+    sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
+    sock.settimeout(0.3)
+    sock.connect(("127.0.0.1", server.port))
+    server.thread.join(0.2)
+
+    def wait_then_data_arrives(world, seconds):
+        server.conn.sendall(b"late")  # lands while the board waits out the rest of its timeout
+        time.sleep(0.35)
+
+    sock._wait_readable = wait_then_data_arrives
+    with pytest.raises(OSError) as info:
+        sock.recv_into(bytearray(10))
+    assert info.value.errno == 116
+    del sock._wait_readable
+    sock.settimeout(0)
+    with pytest.raises(OSError) as gone:
+        sock.recv_into(bytearray(10))
+    assert gone.value.errno == 11, "the bytes of that last poll were consumed and dropped"
+    sock.close()
+    server.close()
+
+
+def test_blackhole_connect_waits_out_its_timeout(board):
+    socketpool, pool = connected(board, faults=[parse_fault("blackhole@0+30")])
+    server = Server()
+    sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
+    sock.settimeout(0.3)
+    start = time.monotonic()
+    with pytest.raises(OSError) as info:
+        sock.connect(("127.0.0.1", server.port))
+    assert info.value.errno == 116 and 0.25 < time.monotonic() - start < 1.0
+    server.close()
+
+
+def test_blackhole_swallows_one_send_buffer_and_answers_nothing(board):
+    socketpool, pool = connected(board, faults=[parse_fault("blackhole@0.3+30")])
+    server = Server(reply=b"too late")
+    sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
+    sock.settimeout(0.3)
+    sock.connect(("127.0.0.1", server.port))
+    time.sleep(0.35)
+    sizes, eagain = send_all(sock, bytes(20_000), deadline=0.5)
+    assert sum(sizes) == _SEND_BUFFER and eagain > 0, "nothing is acknowledged: the send buffer stays full"
+    with pytest.raises(OSError) as info:
+        sock.recv_into(bytearray(10))
+    assert info.value.errno == 116
+    time.sleep(0.2)
+    assert server.received == 0
+    sock.close()
+    server.close()

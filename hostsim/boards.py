@@ -20,11 +20,23 @@ class BoardDef:
     xclk: int
     camera_sda: int
     camera_scl: int
+    axp313a: bool = False  # the camera rails come from an AXP313A power chip on the camera's I2C bus
 
 
 def _pins(spec: str) -> dict[str, int]:
     return {name: int(gpio) for name, gpio in (item.split("=") for item in spec.split())}
 
+
+_SENSEBOX_EYE = BoardDef(
+    _pins(
+        "BUTTON=0 BOOT0=0 BUTTON_SW=21 SDA=2 SCL=1 D1=1 D2=2 A14=14 D14=14 A48=48 D48=48 LED=45"
+        " NEOPIXEL=45 TX=43 RX=44 UART_ENABLE=26 CAM_D0=11 CAM_D1=9 CAM_D2=8 CAM_D3=10 CAM_D4=12"
+        " CAM_D5=18 CAM_D6=17 CAM_D7=16 CAM_XCLK=15 CAM_HREF=7 CAM_PCLK=13 CAM_VSYNC=6 CAM_SCL=5"
+        " CAM_SDA=4 PWDN=46 SD_CS=41 SD_MOSI=38 SD_SCLK=39 SD_MISO=40 SD_ENABLE=3"
+    ),
+    "CAM_DATA", (11, 9, 8, 10, 12, 18, 17, 16), vsync=6, href=7, pclk=13, xclk=15,
+    camera_sda=4, camera_scl=5,
+)
 
 BOARDS: dict[str, BoardDef] = {
     "adafruit_esp32s3_camera": BoardDef(
@@ -57,16 +69,9 @@ BOARDS: dict[str, BoardDef] = {
         "CAM_DATA", (15, 17, 18, 16, 14, 12, 11, 48), vsync=38, href=47, pclk=13, xclk=10,
         camera_sda=40, camera_scl=39,
     ),
-    "sensebox_mcu_eye_esp32s3": BoardDef(
-        _pins(
-            "BUTTON=0 BOOT0=0 BUTTON_SW=21 SDA=2 SCL=1 D1=1 D2=2 A14=14 D14=14 A48=48 D48=48 LED=45"
-            " NEOPIXEL=45 TX=43 RX=44 UART_ENABLE=26 CAM_D0=11 CAM_D1=9 CAM_D2=8 CAM_D3=10 CAM_D4=12"
-            " CAM_D5=18 CAM_D6=17 CAM_D7=16 CAM_XCLK=15 CAM_HREF=7 CAM_PCLK=13 CAM_VSYNC=6 CAM_SCL=5"
-            " CAM_SDA=4 PWDN=46 SD_CS=41 SD_MOSI=38 SD_SCLK=39 SD_MISO=40 SD_ENABLE=3"
-        ),
-        "CAM_DATA", (11, 9, 8, 10, 12, 18, 17, 16), vsync=6, href=7, pclk=13, xclk=15,
-        camera_sda=4, camera_scl=5,
-    ),
+    # senseBox MCU-S2 ESP32-S3 eye: its board_id on CircuitPython 10.0-10.2, and from 10.3 on.
+    "sensebox_eye_esp32s3": _SENSEBOX_EYE,
+    "sensebox_mcu_eye_esp32s3": _SENSEBOX_EYE,
     "prokyber_ai_on_the_edge_cam": BoardDef(
         _pins(
             "IO0=0 IO2=2 IO46=46 PER_EN=46 SD_CS=3 IO3=3 SD_MISO=41 IO41=41 SD_MOSI=42 IO42=42 SD_CLK=40"
@@ -88,6 +93,6 @@ BOARDS: dict[str, BoardDef] = {
             " CAM_XCLK=45"
         ),
         "CAM_DATA", (39, 40, 41, 4, 7, 8, 46, 48), vsync=6, href=42, pclk=5, xclk=45,
-        camera_sda=1, camera_scl=2,
+        camera_sda=1, camera_scl=2, axp313a=True,
     ),
 }

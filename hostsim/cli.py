@@ -51,6 +51,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
+CIRCUITPYTHON_VERSIONS = ("10.0", "10.1", "10.2", "10.3")
+
+
+def _version(text: str) -> tuple[int, int]:
+    if text not in CIRCUITPYTHON_VERSIONS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(CIRCUITPYTHON_VERSIONS)}")
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 def _mac(text: str) -> bytes:
     try:
         mac = bytes.fromhex(text.replace(":", "").replace("-", ""))
@@ -82,7 +92,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rtt-ms", type=_non_negative, default=0.0, help="round-trip delay in ms (0)")
     p.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS), metavar="BOARD_ID",
                    help=f"board.board_id and pin names (default {DEFAULT_BOARD}; one of: {', '.join(sorted(BOARDS))})")
-    p.add_argument("--no-psram", action="store_true", help="a board without PSRAM: one small frame buffer only")
+    p.add_argument("--no-psram", action="store_true",
+                   help="a board without PSRAM: CircuitPython has no espcamera module there")
+    p.add_argument("--circuitpython", type=_version, default=(10, 2), metavar="VERSION",
+                   help="the CircuitPython release whose os.getenv to follow: 10.0 and 10.1 parse bare values as"
+                        " integers and raise ValueError on others; 10.2 and 10.3 return text (default 10.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the socket partial-send/EAGAIN pattern and RSSI (0)")
     p.add_argument("--mac", type=_mac, help="radio MAC (default: derived from CIRCUITPY, board, seed and --set)")
     return p
@@ -118,7 +132,7 @@ def config_from_args(argv: list[str]) -> Config:
     return Config(
         circuitpy=circuitpy, board=args.board, seconds=args.seconds, sensor_fps=args.sensor_fps, frames=frames,
         overrides=overrides, faults=faults, link_kbps=args.link_kbps, rtt_ms=args.rtt_ms, psram=not args.no_psram,
-        seed=args.seed, mac=mac,
+        circuitpython=args.circuitpython, seed=args.seed, mac=mac,
     )
 
 

@@ -11,6 +11,8 @@ KINDS = {
     "camera": "sensor stalls: take() waits its timeout and returns None",
     "dns": "getaddrinfo() raises SocketPool.gaierror",
     "memory": "SocketPool.socket() raises MemoryError, gc.mem_free() is low",
+    "blackhole": "the hub's host goes silent (powered off, cable pulled): connects time out, open connections"
+    " get no answer",
     "hang": "the next camera take() at or after START never returns (only the watchdog recovers); no +DURATION",
 }
 

@@ -10,6 +10,13 @@ from PIL import Image, ImageDraw, ImageFont
 _BARS = ((192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0), (192, 0, 192), (192, 0, 0), (0, 0, 192))
 
 
+def preload() -> None:
+    """Load Pillow's format plugins now (it does on the first save), before code.py runs: hostsim.runner
+    forgets the modules a run of code.py imported, and the camera's encoder must survive a reload."""
+    Image.init()
+    import hostsim.sensor  # noqa: F401
+
+
 def pillow_quality(esp_quality: int) -> int:
     """esp32-camera quality (2..55, lower = better = bigger) to Pillow's (1..95, higher = better).
 

@@ -12,6 +12,7 @@ import time
 import traceback
 from pathlib import Path
 from types import CodeType, FrameType
+from typing import Callable
 
 from hostsim import world as world_module
 from hostsim.console import LineConsole
@@ -19,7 +20,9 @@ from hostsim.world import BoardReset, Config, SoftReload, World
 
 FAKES = Path(__file__).resolve().with_name("fakes")
 FAKE_MODULES = ("micropython", "watchdog", "microcontroller", "microcontroller.pin", "supervisor", "busio",
-                "board", "espidf", "espcamera", "wifi", "socketpool")
+                "board", "espidf", "wifi", "socketpool", "ssl")
+# Fakes that exist only on some boards (they raise ImportError elsewhere, as on the board): imported on demand.
+OPTIONAL_FAKES = ("espcamera", "AXP313A")
 END_GRACE = 10.0  # seconds code.py may ignore the end-of-run interrupt before hostsim exits anyway
 
 
@@ -33,7 +36,13 @@ def find_code(circuitpy: Path) -> Path:
 
 def install_modules(world: World) -> None:
     """Fake CircuitPython modules shadow Blinka's; CIRCUITPY and CIRCUITPY/lib come next, like on the board."""
-    for name in [n for n in sys.modules if n.partition(".")[0] in {m.partition(".")[0] for m in FAKE_MODULES}]:
+    import hostsim.tls  # noqa: F401  (takes CPython's ssl before the board's `ssl` shadows it)
+    from hostsim.frames import preload
+
+    preload()  # espcamera loads on demand; what it needs must not count as code.py's (a reload forgets those)
+
+    shadowed = {m.partition(".")[0] for m in FAKE_MODULES + OPTIONAL_FAKES}
+    for name in [n for n in sys.modules if n.partition(".")[0] in shadowed]:
         del sys.modules[name]
     root = world.config.circuitpy
     sys.path[:0] = [str(FAKES), str(root), str(root / "lib")]
@@ -44,8 +53,19 @@ def install_modules(world: World) -> None:
     time.monotonic_ns = lambda: int(world.uptime() * 1_000_000_000)  # type: ignore[assignment]
     gc.mem_alloc = lambda: world.heap()[0]  # type: ignore[attr-defined]
     gc.mem_free = lambda: world.heap()[1]  # type: ignore[attr-defined]
+    gc.collect = board_collector(world, gc.collect)
     for name in FAKE_MODULES:
         importlib.import_module(name)
+
+
+def board_collector(world: World, collect: Callable[..., int]) -> Callable[..., int]:
+    """gc.collect() that also runs the board's finalisers (half-built objects release their pins)."""
+
+    def board_collect(*args: int) -> int:
+        world.collect()
+        return collect(*args)
+
+    return board_collect
 
 
 def _purge_firmware_modules(before: set[str]) -> None:
@@ -201,7 +221,8 @@ def run(config: Config) -> int:
     frames = str(config.frames) if config.frames else "test pattern"
     print(
         f"[hostsim] start board={config.board} circuitpy={config.circuitpy} psram={'8MB' if config.psram else 'none'}"
-        f" sensor={config.sensor_fps:g}fps frames={frames} link={world.link.describe()} faults={faults}"
+        f" circuitpython={'.'.join(map(str, config.circuitpython))} sensor={config.sensor_fps:g}fps frames={frames}"
+        f" link={world.link.describe()} faults={faults}"
         f" mac={config.mac.hex(':')} seconds={config.seconds if config.seconds is not None else 'until Ctrl-C'}",
         flush=True,
     )

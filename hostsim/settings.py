@@ -1,4 +1,10 @@
-"""`os.getenv` as CircuitPython 10.2+ has it: values come from CIRCUITPY/settings.toml, always as str."""
+"""`os.getenv` as CircuitPython has it: values come from CIRCUITPY/settings.toml.
+
+10.2 and later (supervisor/shared/settings.c) return every value as str: a quoted string unquoted, a bare
+value as its text up to a comment; a value they cannot read gives the default. 10.0 and 10.1
+(shared-module/os/getenv.c) parse a bare value as an integer and raise ValueError when it is not one, or
+when the value cannot be read.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ from pathlib import Path
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _LINE = re.compile(r"^(?P<key>[A-Za-z0-9_-]+)\s*=\s*(?P<value>.*?)\s*$")
-_INT = re.compile(r"^[+-]?(0|[1-9](_?[0-9])*)$")
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
@@ -47,28 +52,26 @@ def _basic_string(text: str) -> str:
     raise SettingError("string is not closed")
 
 
-def parse_value(raw: str) -> str:
-    """One value as CircuitPython 10.2+ returns it: strings unquoted, integers as their decimal text."""
+def parse_value(raw: str) -> tuple[str, bool]:
+    """One value as (text, quoted): a basic string unquoted, a bare value up to its comment."""
     if raw.startswith('"'):
-        return _basic_string(raw)
+        return _basic_string(raw), True
     token = raw.split("#", 1)[0].strip()
-    if _INT.match(token):
-        return str(int(token.replace("_", "")))
-    if token in ("true", "false") or re.match(r"^[+-]?[0-9_]+(\.[0-9_]+)?([eE][+-]?[0-9]+)?$", token):
-        return token  # booleans and floats: newest builds only; their text either way
-    raise SettingError(f"unsupported value {raw!r} (use a \"string\" or a decimal integer)")
+    if not token:
+        raise SettingError("empty value")
+    return token, False
 
 
-def read_settings(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Root-table keys of settings.toml and readable problems ("line N: ...") for what was skipped."""
-    values: dict[str, str] = {}
-    problems: list[str] = []
+def read_settings(path: Path) -> tuple[dict[str, tuple[str, bool]], dict[str, str]]:
+    """Root-table keys of settings.toml as (text, quoted), and readable problems ("line N: ...") by key."""
+    values: dict[str, tuple[str, bool]] = {}
+    problems: dict[str, str] = {}
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return values, problems
     except (OSError, UnicodeDecodeError) as exc:
-        return values, [f"cannot read {path}: {exc}"]
+        return values, {"": f"cannot read {path}: {exc}"}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -77,12 +80,12 @@ def read_settings(path: Path) -> tuple[dict[str, str], list[str]]:
             break  # CircuitPython reads the root table only
         match = _LINE.match(stripped)
         if not match:
-            problems.append(f"line {number}: expected KEY = VALUE, got {stripped!r}")
+            problems[f"line {number}"] = f"line {number}: expected KEY = VALUE, got {stripped!r}"
             continue
         try:
             values[match["key"]] = parse_value(match["value"])
         except SettingError as exc:
-            problems.append(f"line {number}: {match['key']}: {exc}")
+            problems[match["key"]] = f"line {number}: {match['key']}: {exc}"
     return values, problems
 
 
@@ -97,19 +100,38 @@ def parse_override(item: str) -> tuple[str, str]:
     return key, value
 
 
-class Settings:
-    """Re-reads settings.toml on every call, like the board; --set overrides win."""
+def _bare_integer(text: str) -> int:
+    """A bare value as CircuitPython 10.0/10.1 parse it (mp_parse_num_integer, base 0)."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"invalid syntax for integer with base 10: {text!r}") from None
 
-    def __init__(self, path: Path, overrides: dict[str, str]) -> None:
+
+class Settings:
+    """Re-reads settings.toml on every call, like the board; --set overrides (str) win.
+
+    `version` is the CircuitPython (major, minor) whose getenv to follow.
+    """
+
+    def __init__(self, path: Path, overrides: dict[str, str], version: tuple[int, int] = (10, 2)) -> None:
         self.path = path
         self.overrides = dict(overrides)
+        self.version = version
         self._reported: set[str] = set()
 
     def getenv(self, key: str, default: object = None) -> object:
+        if key in self.overrides:
+            return self.overrides[key]
         values, problems = read_settings(self.path)
-        for problem in problems:
+        old = self.version < (10, 2)
+        for name, problem in problems.items():
+            if old and name == key:
+                raise ValueError(problem)
             if problem not in self._reported:
                 self._reported.add(problem)
                 print(f"[hostsim] settings.toml {problem}; os.getenv returns the default", file=sys.stderr)
-        values.update(self.overrides)
-        return values.get(key, default)
+        if key not in values:
+            return default
+        text, quoted = values[key]
+        return _bare_integer(text) if old and not quoted else text

@@ -1,7 +1,9 @@
-"""For tests: a hostsim World with the fake CircuitPython modules importable, undone afterwards (no os.getenv patch)."""
+"""For tests: a hostsim World with the fake CircuitPython modules importable and gc.collect() running the board's
+finalisers, undone afterwards (no os.getenv patch)."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from hostsim import world as world_module
-from hostsim.runner import FAKE_MODULES, FAKES
+from hostsim.runner import FAKE_MODULES, FAKES, OPTIONAL_FAKES, board_collector
 from hostsim.world import Config, World
 
 
@@ -18,17 +20,22 @@ class VirtualBoard:
         self.tmp_path = tmp_path
         self.world: World | None = None
         self._saved_path = list(sys.path)
-        self._saved_modules = {n: sys.modules[n] for n in FAKE_MODULES if n in sys.modules}
+        self._host_collect = gc.collect
+        self._names = FAKE_MODULES + OPTIONAL_FAKES
+        self._saved_modules = {n: sys.modules[n] for n in self._names if n in sys.modules}
 
     def boot(self, **config: Any) -> World:
         config.setdefault("circuitpy", self.tmp_path)
         world = World(Config(**config))
         world_module.install(world)
-        for name in FAKE_MODULES:
+        import hostsim.tls  # noqa: F401  (CPython's ssl, before the board's fake shadows it)
+
+        for name in self._names:
             sys.modules.pop(name, None)
         if str(FAKES) not in sys.path:
             sys.path.insert(0, str(FAKES))
         world.boot("POWER_ON")
+        gc.collect = board_collector(world, self._host_collect)
         self.world = world
         return world
 
@@ -39,10 +46,11 @@ class VirtualBoard:
         if self.world is not None:
             self.world.release_hardware()
         world_module.install(None)
-        for name in FAKE_MODULES:
+        for name in self._names:
             sys.modules.pop(name, None)
         sys.modules.update(self._saved_modules)
         sys.path[:] = self._saved_path
+        gc.collect = self._host_collect
 
 
 def virtual_board(tmp_path: Path) -> Iterator[VirtualBoard]:

@@ -20,6 +20,7 @@ from hostsim.link import Link
 from hostsim.settings import Settings
 
 TICKS_PERIOD = 1 << 29
+AXP313A_ADDRESS = 0x36
 TICKS_AT_BOOT = 0x1FFF0000  # CircuitPython's offset: ticks_ms() first wraps 65.5 s after boot
 MAX_SOCKETS = 8  # lwIP sockets available to CircuitPython on the ESP32-S3
 
@@ -48,6 +49,7 @@ class Config:
     link_kbps: float | None = None
     rtt_ms: float = 0.0
     psram: bool = True
+    circuitpython: tuple[int, int] = (10, 2)  # whose os.getenv to follow (10.0/10.1 parse bare values)
     seed: int = 0
     mac: bytes = b"\x7c\xdf\xa1\x00\x00\x01"
 
@@ -71,7 +73,7 @@ class World:
         self.board: BoardDef = BOARDS[config.board]
         self.faults = FaultSchedule(config.faults)
         self.link = Link(config.link_kbps, config.rtt_ms, clock)
-        self.settings = Settings(config.circuitpy / "settings.toml", config.overrides)
+        self.settings = Settings(config.circuitpy / "settings.toml", config.overrides, config.circuitpython)
         self.rng = random.Random(config.seed)
         self.stats = Stats()
         self.lock = threading.RLock()
@@ -83,6 +85,8 @@ class World:
         self.previous_traceback: str | None = None
         # hardware that a reload or reset releases
         self.claimed: dict[int, str] = {}
+        self.uncollected: list[list[int]] = []  # pins of half-built objects that only gc.collect() frees
+        self.i2c_registers: dict[tuple[int, int], int] = {}  # (device address, register) -> last value written
         self.open_sockets: set[Any] = set()
         self.camera: Any = None
         self.board_i2c: Any = None
@@ -117,10 +121,14 @@ class World:
 
     def access_point(self) -> tuple[str, str] | None:
         """The virtual AP's (ssid, password): CIRCUITPY_WIFI_* from settings; None accepts any network."""
-        ssid = self.settings.getenv("CIRCUITPY_WIFI_SSID")
+        try:
+            ssid = self.settings.getenv("CIRCUITPY_WIFI_SSID")
+            password = self.settings.getenv("CIRCUITPY_WIFI_PASSWORD", "")
+        except ValueError:
+            return None  # CircuitPython 10.0/10.1 cannot read them either, and join nothing
         if not ssid:
             return None
-        return str(ssid), str(self.settings.getenv("CIRCUITPY_WIFI_PASSWORD", ""))
+        return str(ssid), str(password)
 
     def wifi_up(self) -> bool:
         return self.wifi_enabled and self.wifi_joined and self.fault("wifi") is None
@@ -146,9 +154,37 @@ class World:
                 raise ValueError(f"{role} in use")
             self.claimed[gpio] = role
 
+    def check_free(self, gpio: int, role: str) -> None:
+        with self.lock:
+            if gpio in self.claimed:
+                raise ValueError(f"{role} in use")
+
     def release(self, gpio: int) -> None:
         with self.lock:
             self.claimed.pop(gpio, None)
+
+    def leave_to_collector(self, gpios: list[int]) -> None:
+        """A constructor failed after claiming `gpios`: they stay claimed until collect()."""
+        with self.lock:
+            self.uncollected.append(list(gpios))
+
+    def collect(self) -> None:
+        """gc.collect(): the finalisers of half-built objects release what they claimed."""
+        with self.lock:
+            for gpios in self.uncollected:
+                for gpio in gpios:
+                    self.claimed.pop(gpio, None)
+            self.uncollected.clear()
+
+    def camera_powered(self) -> bool:
+        """Boards whose camera rails come from an AXP313A: on once its LDOs are enabled (register 0x10)."""
+        if not self.board.axp313a:
+            return True
+        regs = self.i2c_registers
+        enabled = regs.get((AXP313A_ADDRESS, 0x10), 0) & 0x18 == 0x18  # ALDO and DLDO on
+        # The sensor answers with DVDD 1.1-1.6 V and AVDD/DOVDD 2.5-3.3 V (register value = (V - 0.5) * 10).
+        dvdd, avdd = regs.get((AXP313A_ADDRESS, 0x16), 0), regs.get((AXP313A_ADDRESS, 0x17), 0)
+        return enabled and 6 <= dvdd <= 11 and 20 <= avdd <= 28
 
     # watchdog
     def feed(self) -> None:
@@ -182,6 +218,7 @@ class World:
             self.board_i2c.deinit()
         self.board_i2c = None
         self.claimed.clear()
+        self.uncollected.clear()
         self.watchdog_mode = None
         self.watchdog_timeout = 0.0
 
@@ -198,7 +235,7 @@ class World:
         self.power_management = "MIN"
         self._blocks_at_boot = sys.getallocatedblocks()
         ap = self.access_point()
-        if ap is not None and self.fault("wifi") is None:
+        if ap is not None and self.fault("wifi") is None and joinable(*ap):
             self.wifi_joined, self.wifi_ssid = True, ap[0]
 
     def summary(self, state: str) -> str:
@@ -211,6 +248,11 @@ class World:
             f" frames={s.frames} fb_overflows={s.fb_overflows} camera_timeouts={s.camera_timeouts}"
             f" sockets={s.sockets_opened} sent={s.bytes_sent / 1e6:.2f}MB ({rate:.3f} MB/s) code.py={state}"
         )
+
+
+def joinable(ssid: str, password: str) -> bool:
+    """Credentials CircuitPython's join at boot can use: SSID 1..32 bytes, no password or 8..64 bytes."""
+    return 1 <= len(ssid.encode()) <= 32 and (not password or 8 <= len(password.encode()) <= 64)
 
 
 _world: World | None = None

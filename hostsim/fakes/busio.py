@@ -1,6 +1,11 @@
-"""CircuitPython `busio.I2C` (the camera's SCCB bus); pins are claimed like on the board."""
+"""CircuitPython `busio.I2C` (the camera's SCCB bus); pins are claimed like on the board.
+
+On the camera's bus the OV5640 answers at 0x3C and, on boards that have one, the AXP313A power chip at 0x36,
+whose registers record what is written to them. scan() and writeto() need the lock, as on the board.
+"""
 
 from hostsim import world as _world
+from hostsim.world import AXP313A_ADDRESS as _AXP313A
 from microcontroller import Pin as _Pin
 
 _OV5640_ADDRESS = 0x3C
@@ -54,8 +59,27 @@ class I2C:
         self._check()
         self._locked = False
 
-    def scan(self) -> list[int]:
-        """The OV5640 answers at 0x3C on the board's camera bus."""
+    def _check_lock(self) -> None:
         self._check()
+        if not self._locked:
+            raise RuntimeError("Function requires lock")
+
+    def _devices(self) -> list[int]:
         board = _world.get().board
-        return [_OV5640_ADDRESS] if (self.sda_gpio, self.scl_gpio) == (board.camera_sda, board.camera_scl) else []
+        if (self.sda_gpio, self.scl_gpio) != (board.camera_sda, board.camera_scl):
+            return []
+        return sorted([_OV5640_ADDRESS] + ([_AXP313A] if board.axp313a else []))
+
+    def scan(self) -> list[int]:
+        self._check_lock()
+        return self._devices()
+
+    def writeto(self, address: int, buffer, *, start: int = 0, end: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        """A register write: the first byte is the register, the next ones its value(s)."""
+        self._check_lock()
+        data = bytes(buffer)[start:end]
+        if address not in self._devices():
+            raise OSError(19)  # ENODEV: no ACK
+        registers = _world.get().i2c_registers
+        for offset, value in enumerate(data[1:]):
+            registers[(address, data[0] + offset)] = value

@@ -1,7 +1,10 @@
 """CircuitPython `espcamera` driving a virtual OV5640 (JPEG only).
 
 take() hands out a read-only 'b' memoryview into the frame buffer itself; the buffer is given back to the
-"DMA" by the next take(), reconfigure() or deinit(), which overwrite it.
+"DMA" by the next take(), reconfigure() or deinit(), which overwrite it. Like common-hal/espcamera/Camera.c,
+a Camera() that fails after claiming its pins keeps them until the half-built object is collected
+(gc.collect()), so a retry before that fails with "... in use". CircuitPython builds espcamera only for
+boards with PSRAM: with --no-psram this module does not exist.
 """
 
 import time as _time
@@ -14,6 +17,9 @@ from hostsim.frames import JpegFolder as _JpegFolder
 from hostsim.frames import TestPattern as _TestPattern
 from hostsim.sensor import Sensor as _Sensor
 from microcontroller import Pin as _Pin
+
+if not _world.get().config.psram:
+    raise ImportError("no module named 'espcamera'")
 
 
 class GrabMode(CPEnum):
@@ -109,26 +115,26 @@ class Camera:
             raise ValueError("framebuffer_count must be 1-2")
         if pixel_format is not PixelFormat.JPEG:
             raise NotImplementedError("hostsim's camera produces JPEG only: pass pixel_format=espcamera.PixelFormat.JPEG")
-        claimed = []
+        for name, pin in named:
+            world.check_free(pin._gpio, name)  # shared-bindings validates every pin before construct claims any
+        claimed = [pin._gpio for _, pin in named]
+        for gpio, (name, _) in zip(claimed, named):
+            world.claim(gpio, name)
         try:
-            for name, pin in named:
-                world.claim(pin._gpio, name)
-                claimed.append(pin._gpio)
             if world.camera is not None:
                 raise _espidf.IDFError("Invalid state")  # esp_camera_init() twice
             board = world.board
             wiring = (tuple(p._gpio for p in data_pins), pixel_clock_pin._gpio, vsync_pin._gpio, href_pin._gpio,
                       None if external_clock_pin is None else external_clock_pin._gpio, i2c.sda_gpio, i2c.scl_gpio)
             if wiring != (board.data, board.pclk, board.vsync, board.href, board.xclk, board.camera_sda,
-                          board.camera_scl):
+                          board.camera_scl) or not world.camera_powered():
                 raise _espidf.IDFError(_NOT_FOUND)
             self._pins = claimed
             self._settings = {"quality": jpeg_quality}
             self._deinited = False
             self._allocate(frame_size, framebuffer_count)
         except BaseException:
-            for gpio in claimed:
-                world.release(gpio)
+            world.leave_to_collector(claimed)  # only the finaliser of the half-built object frees them
             raise
         self._frame_size, self._grab_mode = frame_size, grab_mode
         if world.config.frames is not None:

@@ -2,6 +2,11 @@
 
 send() takes at most one send buffer (5744 bytes), sometimes fewer, and sometimes raises OSError(EAGAIN);
 recv_into() raises ETIMEDOUT (116) on timeout and EAGAIN (11) when non-blocking; there is no recv().
+recv_into() polls like common-hal/socketpool/Socket.c: on a connection the peer reset it keeps polling until
+its timeout and raises ETIMEDOUT, never ECONNRESET (without a timeout it never returns), and bytes that
+arrive in the poll after the timeout are dropped; a clean close (FIN) returns 0 at once.
+--fault blackhole: the peer host goes silent (powered off, cable pulled): connect() waits out its timeout,
+sends fill the send buffer that nobody acknowledges, and an open connection gets nothing back, ever.
 On a shaped link (--link-kbps and/or --rtt-ms, see hostsim.link) accepted bytes sit in the send buffer and a
 writer thread hands them to the real TCP peer only once the radio has drained them; a reader thread makes
 what the peer sends readable RTT seconds after it arrived, so a reply comes no earlier than the drain of its
@@ -57,6 +62,8 @@ class Socket:
         self._in: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (readable at, bytes); b"" = EOF
         self._in_error: tuple[float, int] | None = None
         self._broken: int | None = None  # errno the writer met; later sends raise it
+        self._reset = False  # the peer sent RST: recv_into polls on until its timeout, as lwIP's socket does
+        self._void = 0  # bytes sent into a blackhole: they fill the send buffer and are never acknowledged
         world.open_sockets.add(self)
         world.stats.sockets_opened += 1
 
@@ -78,12 +85,14 @@ class Socket:
             raise _oserror(ECONNABORTED)  # the AP vanished under this connection
         return world
 
+    def _blackholed(self, world: "_world.World") -> bool:
+        """A blackhole began while this connection was open (or is on now): nothing gets through any more."""
+        return world.fault("blackhole") is not None or (
+            self._connected_at is not None and world.faults.began_between("blackhole", self._connected_at, world.now()))
+
     def _aborted(self, world: "_world.World") -> bool:
         return world.fault("wifi") is not None or (
             self._connected_at is not None and world.faults.began_between("wifi", self._connected_at, world.now()))
-
-    def _deadline(self, world: "_world.World") -> float | None:
-        return None if self._timeout is None else world.clock() + self._timeout
 
     def settimeout(self, value) -> None:  # type: ignore[no-untyped-def]
         if value is not None and value < 0:
@@ -114,6 +123,9 @@ class Socket:
         ip = self._pool._resolve(host)
         if not world.wifi_up():
             raise _oserror(EHOSTUNREACH)
+        if world.fault("blackhole") is not None:  # the SYN goes unanswered
+            _world.sleep_until(world.clock() + (self._timeout if self._timeout else 75.0))
+            raise _oserror(ETIMEDOUT)
         _world.sleep_until(world.clock() + world.link.rtt)  # SYN / SYN-ACK
         self._sock.settimeout(self._timeout if self._timeout else None)
         try:
@@ -144,6 +156,12 @@ class Socket:
             raise _oserror(self._broken)
         if not len(view):
             return 0
+        if self._blackholed(world):
+            count = min(len(view), _SEND_BUFFER - self._void)
+            if count <= 0:
+                raise _oserror(EAGAIN)
+            self._void += count
+            return count
         if world.rng.random() < _EAGAIN_CHANCE:
             raise _oserror(EAGAIN)
         count = min(len(view), _SEND_BUFFER - self._queued)
@@ -252,52 +270,67 @@ class Socket:
             done += self.send(view[done:])
 
     def recv_into(self, buffer, bufsize: int = 0) -> int:  # type: ignore[no-untyped-def]
-        """Read up to bufsize (0: len(buffer)) bytes; 0 means the peer closed."""
+        """Read up to bufsize (0: len(buffer)) bytes; 0 means the peer closed. Polls like the board's lwIP socket."""
         world = self._usable()
         view = memoryview(buffer).cast("B")
         if view.readonly:
             raise TypeError("buffer must be writable")
         size = len(view) if bufsize <= 0 or bufsize > len(view) else bufsize
-        deadline = self._deadline(world)
-        if self._shaped:
-            return self._recv_shaped(world, view, size, deadline)
+        start = world.clock()
         while True:
-            wait = 0.1 if deadline is None else max(0.0, min(0.1, deadline - world.clock()))
-            readable, _, _ = _select.select([self._sock], [], [], wait)
-            if readable:
-                try:
-                    return self._sock.recv_into(view, size)
-                except BlockingIOError:
-                    pass
-                except ConnectionResetError:
-                    raise _oserror(ECONNRESET) from None
+            timed_out = bool(self._timeout) and world.clock() - start >= self._timeout  # type: ignore[operator]
+            got = self._poll(world, view, size)
+            if self._timeout == 0 and got < 1:
+                raise _oserror(ENOTCONN if got == 0 else EAGAIN)
+            if got != -1 or timed_out:
+                break
+            wait = 0.05 if not self._timeout else max(0.0, min(0.05, start + self._timeout - world.clock()))
+            self._wait_readable(world, wait)
             world = self._usable()
-            if deadline is not None and world.clock() >= deadline:
-                raise _oserror(EAGAIN if self._timeout == 0 else ETIMEDOUT)
+        if timed_out:
+            raise _oserror(ETIMEDOUT)  # what arrived in this last poll is dropped, as on the board
+        return got
 
-    def _recv_shaped(self, world: "_world.World", view: memoryview, size: int, deadline: float | None) -> int:
-        while True:
-            now = world.clock()
+    def _poll(self, world: "_world.World", view: memoryview, size: int) -> int:
+        """One lwip_recv(): bytes copied, 0 at end of stream, -1 for nothing yet (or a reset connection)."""
+        if self._reset or self._blackholed(world):
+            return -1
+        if not self._shaped:
+            try:
+                return self._sock.recv_into(view, size)
+            except BlockingIOError:
+                return -1
+            except OSError:
+                self._reset = True
+                return -1
+        now = world.clock()
+        with self._cond:
+            if self._in and self._in[0][0] <= now:
+                ready, data = self._in[0]
+                if not data:
+                    return 0
+                n = min(size, len(data))
+                view[:n] = data[:n]
+                if n == len(data):
+                    self._in.popleft()
+                else:
+                    self._in[0] = (ready, data[n:])
+                return n
+            if self._in_error is not None and self._in_error[0] <= now:
+                self._reset = True
+            return -1
+
+    def _wait_readable(self, world: "_world.World", seconds: float) -> None:
+        if self._reset or self._blackholed(world):
+            _time.sleep(seconds)
+        elif self._shaped:
             with self._cond:
-                if self._in and self._in[0][0] <= now:
-                    ready, data = self._in[0]
-                    if not data:
-                        return 0
-                    n = min(size, len(data))
-                    view[:n] = data[:n]
-                    if n == len(data):
-                        self._in.popleft()
-                    else:
-                        self._in[0] = (ready, data[n:])
-                    return n
-                if self._in_error is not None and self._in_error[0] <= now:
-                    raise _oserror(self._in_error[1])
-                due = self._in[0][0] if self._in else (self._in_error[0] if self._in_error else now + 0.05)
-                if deadline is not None and deadline <= now:
-                    raise _oserror(EAGAIN if self._timeout == 0 else ETIMEDOUT)
-                wake = min(due, deadline) if deadline is not None else due
-                self._cond.wait(max(0.0, min(0.05, wake - now)))
-            world = self._usable()
+                due = self._in[0][0] if self._in else (self._in_error[0] if self._in_error else None)
+                wake = seconds if due is None else min(seconds, max(0.0, due - world.clock()))
+                if wake > 0:
+                    self._cond.wait(wake)
+        else:
+            _select.select([self._sock], [], [], seconds)
 
     def close(self) -> None:
         """Like lwIP's tcp_close: what is still in the send buffer goes out before the FIN."""

@@ -127,10 +127,13 @@ class Radio:
     def connect(self, ssid, password=b"", *, channel=0, bssid=None, timeout=None) -> None:  # type: ignore[no-untyped-def]
         """Join the AP; raises ConnectionError after the board's delays when it is absent or refuses."""
         ssid, password = _text(ssid, "ssid"), _text(password, "password")
-        if not 1 <= len(ssid) <= 32:
+        # shared-bindings/wifi/Radio.c checks byte lengths before anything else, with ValueError.
+        if not 1 <= len(ssid.encode()) <= 32:
             raise ValueError("ssid length must be 1-32")
-        if password and not 8 <= len(password) <= 64:
+        if password and not 8 <= len(password.encode()) <= 64:
             raise ValueError("password length must be 8-64")
+        if len(password.encode()) == 64 and not all(c in "0123456789abcdefABCDEF" for c in password):
+            raise ValueError("Invalid hex password")
         world = _world.get()
         world.wifi_enabled = True
         if world.wifi_up() and world.wifi_ssid == ssid:
