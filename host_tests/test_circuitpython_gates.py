@@ -41,6 +41,29 @@ MISSING_STR_METHODS = {"removeprefix", "removesuffix"}
 # Modules CircuitPython has that circuitpython-stubs leaves out: (package, submodule) -> stub text.
 # `microcontroller.pin` holds the chip's GPIOn pins (architecture.md lists it in the used surface).
 STUB_GAPS = {("microcontroller", "pin"): "from microcontroller import Pin\n\ndef __getattr__(name: str) -> Pin: ...\n"}
+# Libraries CircuitPython freezes into some boards' builds, which the firmware imports only on those boards:
+# the signatures of bill88t/CircuitPython_AXP313A (FireBeetle 2 ESP32-S3).
+FROZEN_STUBS = {
+    "AXP313A": textwrap.dedent(
+        """\
+        from busio import I2C
+
+        class camera_voltages:
+            OV2640: list[float]
+            OV7725: list[float]
+
+        class AXP313A:
+            i2c: I2C
+            def __init__(self, i2c: I2C) -> None: ...
+            def begin(self) -> bool: ...
+            def set_power(self, DVDD: float, AVDDorDOVDD: float) -> bool: ...
+            def disable_power(self) -> None: ...
+
+        def enable_camera(axpobject: AXP313A, camera: list[float]) -> bool: ...
+        def disable_camera(axpobject: AXP313A) -> None: ...
+        """
+    )
+}
 
 
 def _mpy_cross() -> Path:
@@ -101,6 +124,8 @@ def circuitpython_typeshed(dest: Path, board_id: str) -> Path:
         init = (CPSTUBS / f"{package}-stubs" / "__init__.pyi").read_text()
         (stdlib / package / "__init__.pyi").write_text(f"{init}\nfrom {package} import {submodule} as {submodule}\n")
         (stdlib / package / f"{submodule}.pyi").write_text(text)
+    for name, text in FROZEN_STUBS.items():
+        (stdlib / f"{name}.pyi").write_text(text)
     (stdlib / "board").mkdir()
     (stdlib / "board" / "__init__.pyi").write_bytes(board_stub.read_bytes())
     (stdlib / "builtins.pyi").write_text(_micropython_builtins((source / "builtins.pyi").read_text()))

