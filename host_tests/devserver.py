@@ -2,8 +2,10 @@
 
 It implements register, frame upload (multipart or raw JPEG) and heartbeat like the hub's contract
 (docs/architecture.md), records every request with the connection it came on, and misbehaves on cue:
-`script()` arms a rule (answer a status, reset mid-body, stall the response) for a time window or a
-number of requests; `close_listener()`/`open_listener()` take the port away and give it back.
+`script()` arms a rule (answer a status, reset mid-body, hang up instead of answering, stall the response)
+for a time window or a number of requests; `close_listener()`/`open_listener()` take the port away and give it
+back; `stop_accepting()` leaves it open with a full accept queue, so new connects time out while open
+connections go on, as with a hub whose process hangs. With `tls=(certfile, keyfile)` it speaks HTTPS.
 It runs its own event loop in a background thread, so tests drive it with plain calls.
 """
 
@@ -15,6 +17,9 @@ import itertools
 import json
 import math
 import re
+import socket
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +42,7 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     status: int | None  # None: not answered (reset or stalled)
-    outcome: str  # "answered", "reset" or "stalled"
+    outcome: str  # "answered", "reset", "hung up" or "stalled"
     jpeg: bytes | None = None  # the frame of an accepted upload
     ended_at: float | None = None  # a stall: when the client gave up (or the stall expired)
 
@@ -58,6 +63,7 @@ class Rule:
     endpoint: str  # "register", "frame", "heartbeat" or "any"
     status: int | None = None
     reset: bool = False
+    hangup: str | None = None  # after reading the whole request: "rst" (abortive close) or "fin" (plain close)
     stall_s: float = 0.0
     content_type: str | None = None  # only requests whose Content-Type starts with this
     start: float = field(default_factory=time.monotonic)
@@ -133,8 +139,12 @@ def frame_of(headers: dict[str, str], body: bytes) -> bytes:
 class DevServer:
     """`with DevServer() as server:`; `server.url` is what the firmware's CAMSTREAM_SERVER_URL points at."""
 
-    def __init__(self, api_key: str = "test-key") -> None:
+    def __init__(self, api_key: str = "test-key", tls: tuple[str, str] | None = None) -> None:
         self.api_key = api_key
+        self._tls: ssl.SSLContext | None = None
+        if tls is not None:
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(*tls)
         self.port = 0
         self.registered: set[str] = set()
         self._requests: list[Request] = []
@@ -143,12 +153,13 @@ class DevServer:
         self._conn_ids = itertools.count(1)
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self._frozen: list[socket.socket] = []  # a listener nobody accepts on, and the connection filling its queue
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="devserver", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     # lifecycle
     def __enter__(self) -> DevServer:
@@ -172,26 +183,42 @@ class DevServer:
     def close_listener(self) -> None:
         """Stop listening and cut every connection: connects are refused until open_listener()."""
         self._call(self._unlisten())
+        for sock in self._frozen:
+            sock.close()
+        self._frozen = []
+
+    def stop_accepting(self) -> None:
+        """Keep the port open but accept nothing: with its accept queue full the kernel drops every SYN, so
+        connects time out; connections already open are served as before."""
+        self._call(self._unlisten(keep_connections=True))
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(0)
+        self._frozen = [listener, socket.create_connection(("127.0.0.1", self.port), timeout=2)]
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True,
+                                                  ssl=self._tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _unlisten(self) -> None:
+    async def _unlisten(self, keep_connections: bool = False) -> None:
         if self._server is None:
             return
         self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
+        if not keep_connections:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            await self._server.wait_closed()
         self._server = None
 
     # scripting and inspection (any thread)
-    def script(self, endpoint: str, *, status: int | None = None, reset: bool = False, stall_s: float = 0.0,
-               for_s: float = math.inf, times: int | None = None, content_type: str | None = None) -> Rule:
+    def script(self, endpoint: str, *, status: int | None = None, reset: bool = False, hangup: str | None = None,
+               stall_s: float = 0.0, for_s: float = math.inf, times: int | None = None,
+               content_type: str | None = None) -> Rule:
         """From now on, for `for_s` seconds or `times` requests, misbehave on `endpoint`."""
         now = time.monotonic()
-        rule = Rule(endpoint, status, reset, stall_s, content_type, now, now + for_s, times)
+        rule = Rule(endpoint, status, reset, hangup, stall_s, content_type, now, now + for_s, times)
         with self._cond:
             self._rules.append(rule)
         return rule
@@ -260,6 +287,13 @@ class DevServer:
             self._record(Request(time.monotonic(), conn, method, path, headers, body, None, "reset"))
             return False
         body = await reader.readexactly(length)
+        if rule is not None and rule.hangup:
+            self._record(Request(time.monotonic(), conn, method, path, headers, body, None, "hung up"))
+            sock = writer.get_extra_info("socket")
+            if rule.hangup == "rst" and sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
         if rule is not None and rule.stall_s:
             arrived = time.monotonic()
             try:
