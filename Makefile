@@ -1,10 +1,16 @@
-# CamStream: `make demo` shows live video from two virtual cameras; `make test` runs every check.
+# CamStream: `make demo` shows live video from two virtual cameras; `make test` runs the test suite;
+# `make check` runs the format, lint and type gates.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup setup-test clean
+.PHONY: demo test check bench setup setup-test clean
+
+# hostsim's fake CircuitPython modules import each other by their board names (busio, microcontroller, ...):
+# they are type-checked as top-level modules, with the fakes folder on the path.
+HOSTSIM_FAKES := AXP313A board busio espcamera espidf microcontroller microcontroller.pin micropython socketpool \
+	ssl supervisor watchdog wifi
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
@@ -20,24 +26,34 @@ setup: $(STAMP)
 	touch $@
 
 # The official MicroPython WebAssembly port, run under node by the MicroPython tests.
-host_tests/mpwasm/node_modules/.installed: host_tests/mpwasm/package.json
-	cd host_tests/mpwasm && npm ci --no-audit --no-fund
+testkit/mpwasm/node_modules/.installed: testkit/mpwasm/package.json
+	cd testkit/mpwasm && npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it through executable_path).
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-setup-test: $(STAMP) .cpstubs/.installed host_tests/mpwasm/node_modules/.installed /usr/bin/chromium
+setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium
 
 test: setup-test
 	$(BIN)/pytest -q
 
+check: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict camhub
+	$(BIN)/mypy --strict --exclude 'hostsim/fakes/' hostsim
+	MYPYPATH=hostsim/fakes $(BIN)/mypy --strict --no-namespace-packages --follow-imports=silent \
+		$(addprefix -m ,$(HOSTSIM_FAKES))
+	$(BIN)/mypy --exclude 'bench/guest/' bench
+	$(BIN)/mypy --exclude 'testkit/guest/' --exclude 'testkit/mpy/shims/' testkit
+
 demo: $(STAMP)
 	$(BIN)/python -m camhub.demo
 
-bench: $(STAMP) host_tests/mpwasm/node_modules/.installed
+bench: $(STAMP) testkit/mpwasm/node_modules/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .cpstubs host_tests/mpwasm/node_modules camhub-data test-output
+	rm -rf $(VENV) .cpstubs testkit/mpwasm/node_modules camhub-data test-output

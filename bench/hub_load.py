@@ -61,8 +61,14 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAMHUB_")}  # the hub on its defaults
         env.update(CAMHUB_API_KEYS=API_KEY, PYTHONUNBUFFERED="1")
         with open(self._log_path, "wb") as log:
-            self.process = subprocess.Popen(_server_argv(kind, self.port, str(data_dir)), cwd=ROOT, env=env,
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                _server_argv(kind, self.port, str(data_dir)),
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def log_tail(self, lines: int = 8) -> str:
         text = self._log_path.read_text(errors="replace").strip().splitlines()
@@ -78,8 +84,10 @@ class Server:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.kind} did not listen on port {self.port} within "
-                                       f"{START_TIMEOUT_S:.0f} s: {self.log_tail()}") from None
+                    raise RuntimeError(
+                        f"{self.kind} did not listen on port {self.port} within "
+                        f"{START_TIMEOUT_S:.0f} s: {self.log_tail()}"
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -99,10 +107,29 @@ def measure(kind: str, cameras: int, viewers: int, seconds: float, warmup: float
         server = Server(kind, workdir)
         try:
             server.wait_ready()
-            argv = [sys.executable, "-m", "bench.loadgen", "--target", kind, "--port", str(server.port),
-                    "--server-pid", str(server.process.pid), "--cameras", str(cameras), "--viewers", str(viewers),
-                    "--seconds", str(seconds), "--warmup", str(warmup), "--frame-bytes", str(frame_bytes),
-                    "--api-key", API_KEY]
+            argv = [
+                sys.executable,
+                "-m",
+                "bench.loadgen",
+                "--target",
+                kind,
+                "--port",
+                str(server.port),
+                "--server-pid",
+                str(server.process.pid),
+                "--cameras",
+                str(cameras),
+                "--viewers",
+                str(viewers),
+                "--seconds",
+                str(seconds),
+                "--warmup",
+                str(warmup),
+                "--frame-bytes",
+                str(frame_bytes),
+                "--api-key",
+                API_KEY,
+            ]
             done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + warmup + 90)
             if done.returncode != 0:
                 raise RuntimeError(f"load generator failed: {done.stderr.strip()[-600:]}")
@@ -134,9 +161,14 @@ def add_ratios(rows: list[dict]) -> None:
                 row["ratios"][peer] = {m: _ratio(row.get(m), other.get(m)) for m in RATIO_METRICS}
 
 
-def run(cases: Iterable[tuple[int, int]] = DEFAULT_CASES, seconds: float = 8.0, frame_bytes: int = 40_000,
-        servers: Sequence[str] = SERVERS, warmup: float = 1.0,
-        progress: Callable[[dict], None] | None = None) -> list[dict]:
+def run(
+    cases: Iterable[tuple[int, int]] = DEFAULT_CASES,
+    seconds: float = 8.0,
+    frame_bytes: int = 40_000,
+    servers: Sequence[str] = SERVERS,
+    warmup: float = 1.0,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Every server under every (cameras, viewers) case; plain JSON-ready dicts, one per server and case.
 
     `progress`, if given, is called with each finished row (the whole run takes about 11 s per row).
@@ -185,9 +217,11 @@ def format_table(rows: list[dict]) -> str:
         return "hub benchmark: no rows"
     first = rows[0]
     window = next((r["window_s"] for r in rows if "window_s" in r), None)
-    out = [f"Hub: N cameras post {first['frame_bytes'] / 1000:.0f} KB JPEGs back to back, M MJPEG viewers spread "
-           f"over them; {_fmt(window, '.0f')} s measured per server and case",
-           "N/M     " + " ".join(h.rjust(w) if i else h.ljust(w) for i, (h, _, _, w) in enumerate(COLUMNS))]
+    out = [
+        f"Hub: N cameras post {first['frame_bytes'] / 1000:.0f} KB JPEGs back to back, M MJPEG viewers spread "
+        f"over them; {_fmt(window, '.0f')} s measured per server and case",
+        "N/M     " + " ".join(h.rjust(w) if i else h.ljust(w) for i, (h, _, _, w) in enumerate(COLUMNS)),
+    ]
     cases: dict[tuple[int, int], list[dict]] = {}
     for row in rows:
         cases.setdefault((row["cameras"], row["viewers"]), []).append(row)
@@ -199,13 +233,20 @@ def format_table(rows: list[dict]) -> str:
                 out.append(f"{label:<8}{row['server']:<9} FAILED: {row['error'][:300]}")
                 continue
             cells = [_fmt(row.get(key), spec) for _, key, spec, _ in COLUMNS]
-            out.append(f"{label:<8}" + " ".join(c.rjust(w) if i else c.ljust(w)
-                                                for i, (c, (_, _, _, w)) in enumerate(zip(cells, COLUMNS))))
+            out.append(
+                f"{label:<8}"
+                + " ".join(
+                    c.rjust(w) if i else c.ljust(w)
+                    for i, (c, (_, _, _, w)) in enumerate(zip(cells, COLUMNS, strict=True))
+                )
+            )
         for row in case_rows:
             for peer, ratio in row.get("ratios", {}).items():
-                out.append(f"{'':8}hub/{peer:<9} ingest {_times(ratio['ingest_fps'])}, CPU per frame "
-                           f"{_times(ratio['cpu_ms_per_frame'])}, latency p50 {_times(ratio['latency_p50_ms'])} "
-                           f"p99 {_times(ratio['latency_p99_ms'])}, peak RSS {_times(ratio['peak_rss_mb'])}")
+                out.append(
+                    f"{'':8}hub/{peer:<9} ingest {_times(ratio['ingest_fps'])}, CPU per frame "
+                    f"{_times(ratio['cpu_ms_per_frame'])}, latency p50 {_times(ratio['latency_p50_ms'])} "
+                    f"p99 {_times(ratio['latency_p99_ms'])}, peak RSS {_times(ratio['peak_rss_mb'])}"
+                )
     out += [
         "",
         f"Machine: {os.cpu_count()} cores shared by the server, the load generator (one Python process) and anything "
@@ -248,8 +289,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unknown servers {sorted(unknown)}")
 
     def progress(row: dict) -> None:
-        print(f"  {row['cameras']}/{row['viewers']} {row['server']}: "
-              f"{row.get('error') or str(row.get('ingest_fps')) + ' frames/s'}", file=sys.stderr, flush=True)
+        print(
+            f"  {row['cameras']}/{row['viewers']} {row['server']}: "
+            f"{row.get('error') or str(row.get('ingest_fps')) + ' frames/s'}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     rows = run(args.cases, args.seconds, args.frame_bytes, servers, args.warmup, progress)
     print(format_table(rows))

@@ -26,6 +26,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -43,11 +44,13 @@ TARGET_OVERHEAD = 0.01  # of the bytes on the wire
 
 # ---- frames -----------------------------------------------------------------------------------------------
 
+
 def _scene(seed: int, width: int = 800, height: int = 600) -> Image.Image:
     """Colour blobs, hard edges and sensor grain: compresses like a camera picture of a busy scene."""
     rng = random.Random(seed)
-    picture = Image.frombytes("RGB", (16, 12), rng.randbytes(16 * 12 * 3)).resize((width, height),
-                                                                                  Image.Resampling.BICUBIC)
+    picture = Image.frombytes("RGB", (16, 12), rng.randbytes(16 * 12 * 3)).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
     draw = ImageDraw.Draw(picture)
     for x in range(rng.randrange(50), width, width // 16):
         draw.line((x, 0, x, height), fill=(255, 255, 255), width=2)
@@ -80,6 +83,7 @@ def make_frames(folder: Path, count: int = FRAME_COUNT, target: int = FRAME_TARG
 
 
 # ---- counting proxy ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Request:
@@ -269,6 +273,7 @@ class CountingProxy:
 
 # ---- one run ----------------------------------------------------------------------------------------------
 
+
 def _hub_device(port: int, device: str) -> dict:
     url = f"http://127.0.0.1:{port}/api/v1/devices/{device}"
     with urllib.request.urlopen(urllib.request.Request(url, headers={"X-API-Key": API_KEY}), timeout=5) as resp:
@@ -296,7 +301,7 @@ def summarize(exchanges: Sequence[Exchange], kbps: float, warmup_s: float = WARM
     seconds = end - start.done
     payload = sum(x.request.payload for x in delivered)
     wire = sum(x.wire for x in window)
-    gaps = [max(0.0, b.request.first - a.request.last) for a, b in zip(delivered, delivered[1:])]
+    gaps = [max(0.0, b.request.first - a.request.last) for a, b in pairwise(delivered)]
     idle = sum(gaps) / len(gaps) if gaps else 0.0
     per_frame_wire = sum(x.request.wire for x in delivered) / len(delivered)
     return {
@@ -314,17 +319,37 @@ def summarize(exchanges: Sequence[Exchange], kbps: float, warmup_s: float = WARM
     }
 
 
-def measure(proxy: CountingProxy, hub_port: int, frames_dir: Path, kbps: float, rtt_ms: float, mode: str,
-            seconds: float) -> dict:
+def measure(
+    proxy: CountingProxy, hub_port: int, frames_dir: Path, kbps: float, rtt_ms: float, mode: str, seconds: float
+) -> dict:
     """One hostsim run through the proxy; the row carries an `error` instead of numbers when it failed."""
     device = f"link-{mode}-{kbps:g}"
     row: dict = {"mode": mode, "link_kBps": kbps, "rtt_ms": rtt_ms}
-    argv = [sys.executable, "-m", "hostsim", str(ROOT / "CIRCUITPY"), "--seconds", str(seconds),
-            "--frames", str(frames_dir), "--sensor-fps", "60", "--link-kbps", f"{kbps:g}", "--rtt-ms", f"{rtt_ms:g}",
-            "--set", "CIRCUITPY_WIFI_SSID=bench", "CIRCUITPY_WIFI_PASSWORD=bench-wifi",
-            f"CAMSTREAM_SERVER_URL=http://127.0.0.1:{proxy.port}", f"CAMSTREAM_API_KEY={API_KEY}",
-            f"CAMSTREAM_DEVICE_ID={device}", "CAMSTREAM_TARGET_FPS=60", f"CAMSTREAM_UPLOAD={mode}",
-            "CAMSTREAM_WATCHDOG_S=0"]
+    argv = [
+        sys.executable,
+        "-m",
+        "hostsim",
+        str(ROOT / "CIRCUITPY"),
+        "--seconds",
+        str(seconds),
+        "--frames",
+        str(frames_dir),
+        "--sensor-fps",
+        "60",
+        "--link-kbps",
+        f"{kbps:g}",
+        "--rtt-ms",
+        f"{rtt_ms:g}",
+        "--set",
+        "CIRCUITPY_WIFI_SSID=bench",
+        "CIRCUITPY_WIFI_PASSWORD=bench-wifi",
+        f"CAMSTREAM_SERVER_URL=http://127.0.0.1:{proxy.port}",
+        f"CAMSTREAM_API_KEY={API_KEY}",
+        f"CAMSTREAM_DEVICE_ID={device}",
+        "CAMSTREAM_TARGET_FPS=60",
+        f"CAMSTREAM_UPLOAD={mode}",
+        "CAMSTREAM_WATCHDOG_S=0",
+    ]
     try:
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)
         if done.returncode != 0:
@@ -337,15 +362,22 @@ def measure(proxy: CountingProxy, hub_port: int, frames_dir: Path, kbps: float, 
         hub = _hub_device(hub_port, device)
         counted = [x for x in exchanges if x.request.payload and 200 <= x.status < 300]
         if (hub["frames"], hub["bytes"]) != (len(counted), sum(x.request.payload for x in counted)):
-            raise RuntimeError(f"hub counted {hub['frames']} frames / {hub['bytes']} B, the proxy "
-                               f"{len(counted)} / {sum(x.request.payload for x in counted)} B")
+            raise RuntimeError(
+                f"hub counted {hub['frames']} frames / {hub['bytes']} B, the proxy "
+                f"{len(counted)} / {sum(x.request.payload for x in counted)} B"
+            )
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
         row["error"] = str(exc)
     return row
 
 
-def run(seconds: float = 15.0, rates: Sequence[float] = DEFAULT_RATES, rtt_ms: float = 5.0,
-        raw_rates: Sequence[float] = (500,), quick: bool = False) -> list[dict]:
+def run(
+    seconds: float = 15.0,
+    rates: Sequence[float] = DEFAULT_RATES,
+    rtt_ms: float = 5.0,
+    raw_rates: Sequence[float] = (500,),
+    quick: bool = False,
+) -> list[dict]:
     """Multipart at every rate, raw at `raw_rates`, one hostsim run at a time (runs in parallel would share
     the CPU and distort each other) against one hub. `quick`: one short multipart run at 500 KB/s, a smoke test.
     """
@@ -375,27 +407,35 @@ def verdict(row: dict) -> str:
     overhead_ok = row["overhead_pct"] < 100 * TARGET_OVERHEAD
     if row["link_kBps"] != 500:
         return "ok" if overhead_ok else "MISS overhead"
-    misses = [name for name, ok in (("payload", row["link_pct"] >= 100 * TARGET_PAYLOAD), ("overhead", overhead_ok))
-              if not ok]
+    misses = [
+        name for name, ok in (("payload", row["link_pct"] >= 100 * TARGET_PAYLOAD), ("overhead", overhead_ok)) if not ok
+    ]
     return "MISS " + "+".join(misses) if misses else "PASS"
 
 
 def format_table(rows: Sequence[dict]) -> str:
     if not rows:
         return "link use: no runs"
-    head = (f"Link use on the virtual board (hostsim -> counting proxy -> hub; {rows[0]['frame_bytes']:.0f} B "
-            f"average JPEG, rtt {rows[0]['rtt_ms']:g} ms; targets at 500 KB/s: payload >= "
-            f"{100 * TARGET_PAYLOAD:.0f}% of link, overhead < {100 * TARGET_OVERHEAD:.0f}%)")
-    lines = [head, f"{'mode':<10}{'link KB/s':>10}{'fps':>8}{'payload KB/s':>14}{'% link':>8}{'overhead %':>12}"
-                   f"{'req hdr B':>11}{'resp B':>8}{'idle ms':>9}{'no-burst %':>12}{'window s':>10}  verdict"]
+    head = (
+        f"Link use on the virtual board (hostsim -> counting proxy -> hub; {rows[0]['frame_bytes']:.0f} B "
+        f"average JPEG, rtt {rows[0]['rtt_ms']:g} ms; targets at 500 KB/s: payload >= "
+        f"{100 * TARGET_PAYLOAD:.0f}% of link, overhead < {100 * TARGET_OVERHEAD:.0f}%)"
+    )
+    lines = [
+        head,
+        f"{'mode':<10}{'link KB/s':>10}{'fps':>8}{'payload KB/s':>14}{'% link':>8}{'overhead %':>12}"
+        f"{'req hdr B':>11}{'resp B':>8}{'idle ms':>9}{'no-burst %':>12}{'window s':>10}  verdict",
+    ]
     for row in rows:
         if "error" in row:
             lines.append(f"{row['mode']:<10}{row['link_kBps']:>10g}  error: {row['error']}")
             continue
-        lines.append(f"{row['mode']:<10}{row['link_kBps']:>10g}{row['fps']:>8.2f}{row['payload_kBps']:>14.1f}"
-                     f"{row['link_pct']:>7.1f}%{row['overhead_pct']:>11.3f}%{row['request_overhead_b']:>11.0f}"
-                     f"{row['response_b']:>8.0f}{row['idle_ms']:>9.1f}{row['no_burst_pct']:>11.1f}%"
-                     f"{row['window_s']:>10.1f}  {verdict(row)}")
+        lines.append(
+            f"{row['mode']:<10}{row['link_kBps']:>10g}{row['fps']:>8.2f}{row['payload_kBps']:>14.1f}"
+            f"{row['link_pct']:>7.1f}%{row['overhead_pct']:>11.3f}%{row['request_overhead_b']:>11.0f}"
+            f"{row['response_b']:>8.0f}{row['idle_ms']:>9.1f}{row['no_burst_pct']:>11.1f}%"
+            f"{row['window_s']:>10.1f}  {verdict(row)}"
+        )
     return "\n".join(lines)
 
 

@@ -75,8 +75,9 @@ async def _watch(next_part: Callable[[], Awaitable[bytes]], viewer: int, tally: 
 class HttpTarget:
     """A server speaking HTTP: the hub's device API and viewer stream, or the Flask baseline's."""
 
-    def __init__(self, port: int, post_head: Callable[[str, int, int, int], bytes], stream_path: str,
-                 extra_headers: str = "") -> None:
+    def __init__(
+        self, port: int, post_head: Callable[[str, int, int, int], bytes], stream_path: str, extra_headers: str = ""
+    ) -> None:
         self._port = port
         self._post_head = post_head
         self._stream_path = stream_path
@@ -107,16 +108,17 @@ class HttpTarget:
         reader, writer = await asyncio.open_connection("127.0.0.1", self._port, limit=STREAM_LIMIT)
         try:
             path = self._stream_path.format(camera=camera)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self._port}\r\n"
-                         f"Accept: multipart/x-mixed-replace,image/jpeg\r\n{self._extra}\r\n".encode())
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self._port}\r\n"
+                f"Accept: multipart/x-mixed-replace,image/jpeg\r\n{self._extra}\r\n".encode()
+            )
             status, headers = parse_head(await reader.readuntil(b"\r\n\r\n"))
             if status != 200:
                 tally.errors[f"GET {path} {status}"] += 1
                 await asyncio.sleep(RETRY_S)
                 return
             chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-            parts = MjpegParts(ChunkedBody(reader) if chunked else reader,
-                               boundary_of(headers.get("content-type", "")))
+            parts = MjpegParts(ChunkedBody(reader) if chunked else reader, boundary_of(headers.get("content-type", "")))
             await _watch(parts.next_part, viewer, tally)
         finally:
             writer.close()
@@ -124,18 +126,21 @@ class HttpTarget:
 
 def hub_target(port: int, api_key: str) -> HttpTarget:
     def post_head(camera: str, seq: int, sent_ns: int, length: int) -> bytes:
-        return (f"POST /api/v1/stream/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: image/jpeg\r\nContent-Length: {length}\r\nX-API-Key: {api_key}\r\n"
-                f"X-Device-Id: {camera}\r\nX-Frame-Seq: {seq}\r\nX-Capture-Ms: {sent_ns // 1_000_000}\r\n\r\n"
-                ).encode()
+        return (
+            f"POST /api/v1/stream/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: image/jpeg\r\nContent-Length: {length}\r\nX-API-Key: {api_key}\r\n"
+            f"X-Device-Id: {camera}\r\nX-Frame-Seq: {seq}\r\nX-Capture-Ms: {sent_ns // 1_000_000}\r\n\r\n"
+        ).encode()
 
     return HttpTarget(port, post_head, "/devices/{camera}/stream.mjpg", f"X-API-Key: {api_key}\r\n")
 
 
 def flask_target(port: int) -> HttpTarget:
     def post_head(camera: str, seq: int, sent_ns: int, length: int) -> bytes:
-        return (f"POST /upload/{camera} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: image/jpeg\r\nContent-Length: {length}\r\n\r\n").encode()
+        return (
+            f"POST /upload/{camera} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: image/jpeg\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
 
     return HttpTarget(port, post_head, "/stream/{camera}")
 
@@ -236,8 +241,9 @@ def summarize(a: Snapshot, b: Snapshot, tally: Tally, frame_bytes: int) -> dict:
     }
 
 
-async def drive(target: Target, cameras: int, viewers: int, seconds: float, warmup: float, frame_bytes: int,
-                server_pid: int) -> dict:
+async def drive(
+    target: Target, cameras: int, viewers: int, seconds: float, warmup: float, frame_bytes: int, server_pid: int
+) -> dict:
     """Ramps up cameras then viewers, warms up, and measures one window of `seconds`."""
     frame = stamped_jpeg.build(frame_bytes)
     offset = stamped_jpeg.stamp_offset(frame)
@@ -246,8 +252,10 @@ async def drive(target: Target, cameras: int, viewers: int, seconds: float, warm
     tasks = [asyncio.create_task(_forever(partial(target.camera, n, frame, offset, tally), tally)) for n in names]
     try:
         await _until(lambda: len(tally.cameras_up) == cameras, "not every camera got a 200", tally)
-        tasks += [asyncio.create_task(_forever(partial(target.viewer, names[v % cameras], v, tally), tally))
-                  for v in range(viewers)]
+        tasks += [
+            asyncio.create_task(_forever(partial(target.viewer, names[v % cameras], v, tally), tally))
+            for v in range(viewers)
+        ]
         await _until(lambda: len(tally.viewers_up) == viewers, "not every viewer saw a frame", tally)
         await asyncio.sleep(warmup)
         start = Snapshot(tally, server_pid)
@@ -290,8 +298,9 @@ def main() -> None:
         parser.error("need at least one camera and no negative viewer count")
     target = make_target(args.target, args.port, args.api_key)
     try:
-        result = asyncio.run(drive(target, args.cameras, args.viewers, args.seconds, args.warmup,
-                                   args.frame_bytes, args.server_pid))
+        result = asyncio.run(
+            drive(target, args.cameras, args.viewers, args.seconds, args.warmup, args.frame_bytes, args.server_pid)
+        )
     except TimeoutError as exc:
         result = {"error": str(exc)}
     print(json.dumps(result))

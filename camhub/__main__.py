@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from . import banner, config
-from .api import API_KEYS
-from .app import KEY_SOURCE, init
+from .app import init
+from .keys import API_KEYS, KEY_SOURCE
 from .server import Server
 
 log = logging.getLogger("camhub")

@@ -5,44 +5,24 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from .auth import ApiKeys
-from .config import Config
-from .fanout import Fanout, Slot
-from .ingest import FrameError, read_frame
-from .recorder import RECORDER
-from .registry import Device, Registry, device_id_problem
+from . import __version__
+from .errors import ApiError, error
+from .fanout import Slot
+from .ingest import read_frame
+from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, STARTED
+from .registry import Device, device_id_problem
 
 log = logging.getLogger(__name__)
-
-CONFIG = web.AppKey("config", Config)
-REGISTRY = web.AppKey("registry", Registry)
-FANOUT = web.AppKey("fanout", Fanout)
-API_KEYS = web.AppKey("api_keys", ApiKeys)
-REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
-STARTED = web.AppKey("started", float)
 
 _JSON_LIMIT = 64 * 1024
 _TEXT_LIMIT = 128
 _NUMBER = (int, float)
 _FRAME_HEADERS = {"Server": "camhub"}  # instead of aiohttp's "Python/3.x aiohttp/3.x"
-
-
-def error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _refuse(request: web.Request, status: int, message: str, device_id: str | None = None) -> web.Response:
@@ -55,36 +35,36 @@ def _refuse(request: web.Request, status: int, message: str, device_id: str | No
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
-        raise BadRequest(415, f"unsupported content type {request.content_type!r}: send application/json")
+        raise ApiError(415, f"unsupported content type {request.content_type!r}: send application/json")
     if request.content_length is not None and request.content_length > _JSON_LIMIT:
-        raise BadRequest(413, f"JSON body of {request.content_length} bytes exceeds the {_JSON_LIMIT}-byte limit")
+        raise ApiError(413, f"JSON body of {request.content_length} bytes exceeds the {_JSON_LIMIT}-byte limit")
     raw = await request.read()
     if len(raw) > _JSON_LIMIT:
-        raise BadRequest(413, f"JSON body exceeds the {_JSON_LIMIT}-byte limit")
+        raise ApiError(413, f"JSON body exceeds the {_JSON_LIMIT}-byte limit")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"body is not valid JSON: {exc}") from None
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise BadRequest(400, f"body must be a JSON object, got {type(body).__name__}")
+        raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
     return body
 
 
 def _device_id(body: dict[str, Any]) -> str:
     if "deviceId" not in body:
-        raise BadRequest(400, "field 'deviceId' is required")
+        raise ApiError(400, "field 'deviceId' is required")
     problem = device_id_problem(body["deviceId"])
     if problem:
-        raise BadRequest(400, f"field 'deviceId' {problem}")
+        raise ApiError(400, f"field 'deviceId' {problem}")
     return str(body["deviceId"])
 
 
 def _text(body: dict[str, Any], name: str, default: str) -> str:
     value = body.get(name, default)
     if not isinstance(value, str):
-        raise BadRequest(400, f"field '{name}' must be a string, got {type(value).__name__}")
+        raise ApiError(400, f"field '{name}' must be a string, got {type(value).__name__}")
     if len(value) > _TEXT_LIMIT:
-        raise BadRequest(400, f"field '{name}' is longer than {_TEXT_LIMIT} characters")
+        raise ApiError(400, f"field '{name}' is longer than {_TEXT_LIMIT} characters")
     return value
 
 
@@ -93,18 +73,18 @@ def _number(body: dict[str, Any], name: str, minimum: float | None = None) -> in
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
-        raise BadRequest(400, f"field '{name}' must be a number, got {type(value).__name__}")
+        raise ApiError(400, f"field '{name}' must be a number, got {type(value).__name__}")
     if minimum is not None and value < minimum:
-        raise BadRequest(400, f"field '{name}' must be >= {minimum}, got {value}")
+        raise ApiError(400, f"field '{name}' must be >= {minimum}, got {value}")
     return round(value)
 
 
 def _capabilities(body: dict[str, Any]) -> list[str]:
     value = body.get("capabilities", [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise BadRequest(400, "field 'capabilities' must be a list of strings")
+        raise ApiError(400, "field 'capabilities' must be a list of strings")
     if len(value) > 32 or any(len(item) > _TEXT_LIMIT for item in value):
-        raise BadRequest(400, f"field 'capabilities' allows 32 entries of up to {_TEXT_LIMIT} characters")
+        raise ApiError(400, f"field 'capabilities' allows 32 entries of up to {_TEXT_LIMIT} characters")
     return value
 
 
@@ -112,7 +92,7 @@ DeviceHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def device_endpoint(handler: DeviceHandler) -> DeviceHandler:
-    """API key first, then the handler; a BadRequest becomes a counted JSON error and stores nothing."""
+    """API key first, then the handler; an ApiError becomes a counted JSON error and stores nothing."""
 
     async def checked(request: web.Request) -> web.Response:
         problem = request.app[API_KEYS].check(request)
@@ -120,8 +100,8 @@ def device_endpoint(handler: DeviceHandler) -> DeviceHandler:
             return _refuse(request, 401, problem)
         try:
             return await handler(request)
-        except BadRequest as exc:
-            return _refuse(request, exc.status, str(exc))
+        except ApiError as exc:
+            return _refuse(request, exc.status, exc.message, exc.device_id)
 
     return checked
 
@@ -137,11 +117,15 @@ async def register(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     created = await registry.register(device_id, name, device_type, ip_address, capabilities)
     log.info("%s device %s (%s) at %s", "registered" if created else "re-registered", device_id, name, ip_address)
-    return web.json_response({
-        "ok": True, "deviceId": device_id, "created": created,
-        "heartbeatIntervalS": request.app[CONFIG].heartbeat_interval_s,
-        "maxFrameBytes": request.app[CONFIG].max_frame_bytes,
-    })
+    return web.json_response(
+        {
+            "ok": True,
+            "deviceId": device_id,
+            "created": created,
+            "heartbeatIntervalS": request.app[CONFIG].heartbeat_interval_s,
+            "maxFrameBytes": request.app[CONFIG].max_frame_bytes,
+        }
+    )
 
 
 @device_endpoint
@@ -155,20 +139,22 @@ async def heartbeat(request: web.Request) -> web.Response:
     extra = {k: v for k, v in body.items() if k not in ("deviceId", "uptime", "freeHeap", "wifiRssi", "status")}
     device = request.app[REGISTRY].heartbeat(device_id, uptime, free_heap, rssi, status, extra)
     if device is None:
-        raise BadRequest(404, f"unknown device {device_id!r}: register it first")
+        raise ApiError(404, f"unknown device {device_id!r}: register it first")
     return web.json_response({"ok": True, "deviceId": device_id})
 
 
+@device_endpoint
 async def post_frame(request: web.Request) -> web.Response:
-    problem = request.app[API_KEYS].check(request)
-    if problem:
-        return _refuse(request, 401, problem)
-    try:
-        frame = await read_frame(request, request.app[CONFIG].max_frame_bytes)
-    except FrameError as exc:
-        return _refuse(request, exc.status, exc.message, exc.device_id)
-    request.app[REGISTRY].frame(frame.device_id, frame.seq, frame.capture_ms, len(frame.jpeg),
-                                frame.info.width, frame.info.height, frame.received_at)
+    frame = await read_frame(request, request.app[CONFIG].max_frame_bytes, request.app[CLOCK]())
+    request.app[REGISTRY].frame(
+        frame.device_id,
+        frame.seq,
+        frame.capture_ms,
+        len(frame.jpeg),
+        frame.info.width,
+        frame.info.height,
+        frame.received_at,
+    )
     request.app[FANOUT].publish(frame.device_id, frame.jpeg, frame.received_at)
     rec = request.app[RECORDER]
     if rec.wants(frame.device_id):
@@ -196,16 +182,33 @@ def device_json(request: web.Request, device: Device, now: float) -> dict[str, A
     base = f"/devices/{device.device_id}"
     online = registry.is_online(device, now)
     return {
-        "deviceId": device.device_id, "name": device.name, "deviceType": device.device_type,
-        "ipAddress": device.ip_address, "capabilities": device.capabilities, "implicit": device.implicit,
-        "online": online, "status": "online" if online else "offline",
-        "firstSeen": device.first_seen, "lastSeen": device.last_seen, "lastHeartbeat": device.last_heartbeat,
+        "deviceId": device.device_id,
+        "name": device.name,
+        "deviceType": device.device_type,
+        "ipAddress": device.ip_address,
+        "capabilities": device.capabilities,
+        "implicit": device.implicit,
+        "online": online,
+        "status": "online" if online else "offline",
+        "firstSeen": device.first_seen,
+        "lastSeen": device.last_seen,
+        "lastHeartbeat": device.last_heartbeat,
         "heartbeatIntervalS": round(registry.heartbeat_interval(device), 2),
-        "uptimeMs": device.uptime_ms, "freeHeap": device.free_heap, "wifiRssi": device.wifi_rssi,
-        "reportedStatus": device.reported_status, "heartbeatExtra": device.heartbeat_extra,
-        "fps": round(device.fps(now), 2), "frames": device.frames, "bytes": device.bytes, "drops": device.drops,
-        "rejects": device.rejects, "lastFrameSeq": device.last_seq, "lastFrameAt": device.last_frame_at,
-        "frameBytes": device.frame_bytes, "width": device.width, "height": device.height,
+        "uptimeMs": device.uptime_ms,
+        "freeHeap": device.free_heap,
+        "wifiRssi": device.wifi_rssi,
+        "reportedStatus": device.reported_status,
+        "heartbeatExtra": device.heartbeat_extra,
+        "fps": round(device.fps(now), 2),
+        "frames": device.frames,
+        "bytes": device.bytes,
+        "drops": device.drops,
+        "rejects": device.rejects,
+        "lastFrameSeq": device.last_seq,
+        "lastFrameAt": device.last_frame_at,
+        "frameBytes": device.frame_bytes,
+        "width": device.width,
+        "height": device.height,
         "latencyMs": None if device.latency_ms is None else round(device.latency_ms, 1),
         "viewers": len(slot.viewers) if slot else 0,
         "links": {"live": base, "stream": f"{base}/stream.mjpg", "snapshot": f"{base}/snapshot.jpg"},
@@ -213,42 +216,31 @@ def device_json(request: web.Request, device: Device, now: float) -> dict[str, A
 
 
 async def list_devices(request: web.Request) -> web.Response:
-    now = time.time()
+    now = request.app[CLOCK]()
     devices = [device_json(request, device, now) for device in request.app[REGISTRY].devices()]
-    return web.json_response({"serverTime": now, "devices": devices})
+    return web.json_response({"serverTime": now, "version": __version__, "devices": devices})
 
 
 async def get_device(request: web.Request) -> web.Response:
     device = request.app[REGISTRY].get(request.match_info["device_id"])
     if device is None:
         return error(404, f"unknown device {request.match_info['device_id']!r}")
-    return web.json_response(device_json(request, device, time.time()))
+    return web.json_response(device_json(request, device, request.app[CLOCK]()))
 
 
 async def healthz(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
-    now = time.time()
+    now = request.app[CLOCK]()
     devices = registry.devices()
-    return web.json_response({
-        "status": "ok", "uptimeS": round(now - request.app[STARTED], 1), "devices": len(devices),
-        "online": sum(registry.is_online(d, now) for d in devices),
-    })
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error, including aiohttp's own 404/405/413, leaves as `{"error": "..."}`."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        generic = not exc.text or exc.text.startswith(f"{exc.status}:")
-        message = f"{exc.reason}: {request.method} {request.path}" if generic else str(exc.text)
-        return error(exc.status, message, **{k: v for k, v in exc.headers.items() if k == "Allow"})
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return error(500, "internal server error (see the hub's log)")
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptimeS": round(now - request.app[STARTED], 1),
+            "devices": len(devices),
+            "online": sum(registry.is_online(d, now) for d in devices),
+        }
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -78,7 +78,8 @@ def viewer_password_middleware(password: str) -> Middleware:
             given = _basic_password(request.headers.get("Authorization", ""))
             if given is None or not hmac.compare_digest(given.encode(), expected):
                 return web.json_response(
-                    {"error": "viewer password required (HTTP Basic auth, any user name)"}, status=401,
+                    {"error": "viewer password required (HTTP Basic auth, any user name)"},
+                    status=401,
                     headers={"WWW-Authenticate": 'Basic realm="camhub", charset="UTF-8"'},
                 )
         return await handler(request)

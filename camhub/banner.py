@@ -24,10 +24,7 @@ def camera_host(listen_host: str) -> str:
 
 
 def settings_snippet(server_url: str, api_key: str) -> str:
-    return (
-        f'CAMSTREAM_SERVER_URL = "{server_url}"\n'
-        f'CAMSTREAM_API_KEY = "{api_key}"\n'
-    )
+    return f'CAMSTREAM_SERVER_URL = "{server_url}"\nCAMSTREAM_API_KEY = "{api_key}"\n'
 
 
 _ORIGIN = {

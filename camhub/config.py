@@ -59,15 +59,31 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--host", "host", str, "address to listen on"),
     ("--port", "port", int, "TCP port to listen on"),
     ("--data-dir", "data_dir", Path, "folder for the SQLite registry, recordings and the generated API key"),
-    ("--api-keys", "api_keys", parse_keys,
-     "comma-separated device API keys; when unset a key is generated once and kept in the data dir"),
-    ("--view-password", "view_password", str,
-     "password for every viewer page, stream and JSON view (HTTP Basic, any user name); empty = open"),
+    (
+        "--api-keys",
+        "api_keys",
+        parse_keys,
+        "comma-separated device API keys; when unset a key is generated once and kept in the data dir",
+    ),
+    (
+        "--view-password",
+        "view_password",
+        str,
+        "password for every viewer page, stream and JSON view (HTTP Basic, any user name); empty = open",
+    ),
     ("--max-frame-bytes", "max_frame_bytes", _positive(int), "largest JPEG frame accepted (413 above)"),
-    ("--viewer-timeout", "viewer_timeout_s", _positive(float),
-     "seconds a viewer's write may stall before the viewer is dropped"),
-    ("--heartbeat-interval", "heartbeat_interval_s", _positive(float),
-     "assumed heartbeat interval until one is inferred per device; offline after 3 intervals of silence"),
+    (
+        "--viewer-timeout",
+        "viewer_timeout_s",
+        _positive(float),
+        "seconds a viewer's write may stall before the viewer is dropped",
+    ),
+    (
+        "--heartbeat-interval",
+        "heartbeat_interval_s",
+        _positive(float),
+        "assumed heartbeat interval until one is inferred per device; offline after 3 intervals of silence",
+    ),
     ("--flush-interval", "flush_interval_s", _positive(float), "seconds between registry counter flushes to SQLite"),
     ("--record", "record", parse_record, "device ids to record (comma list) or 'all'; empty = off"),
     ("--retention-hours", "retention_hours", _positive(float), "delete recordings older than this"),
@@ -95,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, field, kind, text in _OPTIONS:
         parser.add_argument(
-            flag, dest=field, type=kind, default=None,
+            flag,
+            dest=field,
+            type=kind,
+            default=None,
             help=f"{text} [env {env_name(flag)}; default {_shown_default(field)}]",
         )
     return parser

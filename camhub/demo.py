@@ -30,12 +30,20 @@ CameraCommand = Callable[[str, str, str, str], list[str]]
 
 def hostsim_command(server_url: str, api_key: str, device_id: str, name: str) -> list[str]:
     return [
-        sys.executable, "-m", "hostsim", "CIRCUITPY",
-        "--set", f"CAMSTREAM_SERVER_URL={server_url}",
-        "--set", f"CAMSTREAM_API_KEY={api_key}",
-        "--set", f"CAMSTREAM_DEVICE_ID={device_id}",
-        "--set", f"CAMSTREAM_DEVICE_NAME={name}",
-        "--set", "CAMSTREAM_FRAME_SIZE=VGA",
+        sys.executable,
+        "-m",
+        "hostsim",
+        "CIRCUITPY",
+        "--set",
+        f"CAMSTREAM_SERVER_URL={server_url}",
+        "--set",
+        f"CAMSTREAM_API_KEY={api_key}",
+        "--set",
+        f"CAMSTREAM_DEVICE_ID={device_id}",
+        "--set",
+        f"CAMSTREAM_DEVICE_NAME={name}",
+        "--set",
+        "CAMSTREAM_FRAME_SIZE=VGA",
     ]
 
 
@@ -52,7 +60,8 @@ class Camera:
         backoff = 1.0
         while not self._stopping:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, cwd=self.cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+                *self.argv, cwd=self.cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
             self.starts += 1
             assert self.process.stdout is not None
             async for line in self.process.stdout:
@@ -80,14 +89,27 @@ class Camera:
             await process.wait()
 
 
-async def run_demo(stop: asyncio.Event, port: int, data_dir: Path,
-                   camera_command: CameraCommand = hostsim_command,
-                   on_ready: Callable[[str, list[Camera]], None] | None = None) -> None:
-    config = Config(host="127.0.0.1", port=port, data_dir=data_dir, api_keys=(DEMO_KEY,),
-                    record=frozenset({"all"}), retention_hours=1.0, retention_gb=1.0)
+async def run_demo(
+    stop: asyncio.Event,
+    port: int,
+    data_dir: Path,
+    camera_command: CameraCommand = hostsim_command,
+    on_ready: Callable[[str, list[Camera]], None] | None = None,
+) -> None:
+    config = Config(
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+        api_keys=(DEMO_KEY,),
+        record=frozenset({"all"}),
+        retention_hours=1.0,
+        retention_gb=1.0,
+    )
     async with Server(init(config), config.host, config.port) as server:
-        cameras = [Camera(camera_command(server.url, DEMO_KEY, device_id, name), device_id, ROOT)
-                   for device_id, name in CAMERAS]
+        cameras = [
+            Camera(camera_command(server.url, DEMO_KEY, device_id, name), device_id, ROOT)
+            for device_id, name in CAMERAS
+        ]
         tasks = [asyncio.create_task(camera.run(), name=camera.label) for camera in cameras]
         print(f"\nCamStream demo: open {server.url}/ (two virtual cameras; Ctrl-C stops everything)\n", flush=True)
         if on_ready is not None:
@@ -113,8 +135,12 @@ async def _main(port: int, data_dir: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m camhub.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=9005, help="hub port (default 9005)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="keep the registry and recordings here (default: a temporary folder, removed at exit)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the registry and recordings here (default: a temporary folder, removed at exit)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="camhub-demo-"))

@@ -40,12 +40,12 @@ def inspect(data: bytes) -> JpegInfo:
         if marker in _STANDALONE:
             pos += 2
             continue
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if length < 2 or pos + 2 + length > end:
             raise JpegError(f"truncated JPEG: segment FF{marker:02X} at byte {pos} runs past the end")
         if marker in _SOF and length >= 7:
-            height = int.from_bytes(data[pos + 5:pos + 7], "big")
-            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
         if marker == _SOS:
             break
         pos += 2 + length

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from aiohttp import web
 
-from .api import FANOUT, REGISTRY, REJECTS, STARTED
+from . import __version__
+from .keys import CLOCK, FANOUT, REGISTRY, REJECTS, STARTED
 
 
 def _escape(value: str) -> str:
@@ -36,46 +36,107 @@ def render(app: web.Application, now: float) -> str:
         return [({"device": device_id}, value(slot)) for device_id, slot in slots if slot is not None]
 
     families = [
+        _family("camhub_build_info", "gauge", "The hub's version (value 1).", [({"version": __version__}, 1)]),
         _family("camhub_up_seconds", "gauge", "Seconds since the hub started.", [({}, round(now - app[STARTED], 3))]),
-        _family("camhub_device_info", "gauge", "Registered devices (value 1) with their name and type.",
-                [({"device": d.device_id, "name": d.name, "type": d.device_type}, 1) for d in devices]),
-        _family("camhub_device_online", "gauge", "1 while the device was heard from within 3 heartbeat intervals.",
-                per_device(lambda d: int(registry.is_online(d, now)))),
+        _family(
+            "camhub_device_info",
+            "gauge",
+            "Registered devices (value 1) with their name and type.",
+            [({"device": d.device_id, "name": d.name, "type": d.device_type}, 1) for d in devices],
+        ),
+        _family(
+            "camhub_device_online",
+            "gauge",
+            "1 while the device was heard from within 3 heartbeat intervals.",
+            per_device(lambda d: int(registry.is_online(d, now))),
+        ),
         _family("camhub_frames_total", "counter", "Frames accepted.", per_device(lambda d: d.frames)),
         _family("camhub_frame_bytes_total", "counter", "JPEG bytes accepted.", per_device(lambda d: d.bytes)),
-        _family("camhub_frame_drops_total", "counter", "Frames lost on the way, from X-Frame-Seq gaps.",
-                per_device(lambda d: d.drops)),
-        _family("camhub_device_rejects_total", "counter", "Requests of this device refused.",
-                per_device(lambda d: d.rejects)),
-        _family("camhub_device_fps", "gauge", "Frames per second received recently.",
-                per_device(lambda d: round(d.fps(now), 3))),
-        _family("camhub_device_latency_ms", "gauge", "Upload delay beyond the fastest frame seen (device clock).",
-                per_device(lambda d: d.latency_ms)),
-        _family("camhub_device_wifi_rssi_dbm", "gauge", "WiFi RSSI from the last heartbeat.",
-                per_device(lambda d: d.wifi_rssi)),
-        _family("camhub_device_free_heap_bytes", "gauge", "Free heap from the last heartbeat.",
-                per_device(lambda d: d.free_heap)),
-        _family("camhub_device_uptime_seconds", "gauge", "Device uptime from the last heartbeat.",
-                per_device(lambda d: None if d.uptime_ms is None else d.uptime_ms / 1000.0)),
-        _family("camhub_device_last_seen_timestamp_seconds", "gauge", "Unix time of the last request.",
-                per_device(lambda d: d.last_seen)),
+        _family(
+            "camhub_frame_drops_total",
+            "counter",
+            "Frames lost on the way, from X-Frame-Seq gaps.",
+            per_device(lambda d: d.drops),
+        ),
+        _family(
+            "camhub_device_rejects_total",
+            "counter",
+            "Requests of this device refused.",
+            per_device(lambda d: d.rejects),
+        ),
+        _family(
+            "camhub_device_fps",
+            "gauge",
+            "Frames per second received recently.",
+            per_device(lambda d: round(d.fps(now), 3)),
+        ),
+        _family(
+            "camhub_device_latency_ms",
+            "gauge",
+            "Upload delay beyond the fastest frame seen (device clock).",
+            per_device(lambda d: d.latency_ms),
+        ),
+        _family(
+            "camhub_device_wifi_rssi_dbm",
+            "gauge",
+            "WiFi RSSI from the last heartbeat.",
+            per_device(lambda d: d.wifi_rssi),
+        ),
+        _family(
+            "camhub_device_free_heap_bytes",
+            "gauge",
+            "Free heap from the last heartbeat.",
+            per_device(lambda d: d.free_heap),
+        ),
+        _family(
+            "camhub_device_uptime_seconds",
+            "gauge",
+            "Device uptime from the last heartbeat.",
+            per_device(lambda d: None if d.uptime_ms is None else d.uptime_ms / 1000.0),
+        ),
+        _family(
+            "camhub_device_last_seen_timestamp_seconds",
+            "gauge",
+            "Unix time of the last request.",
+            per_device(lambda d: d.last_seen),
+        ),
         _family("camhub_viewers", "gauge", "Live MJPEG viewers connected.", per_slot(lambda s: len(s.viewers))),
-        _family("camhub_viewer_parts_sent_total", "counter", "MJPEG parts sent to viewers.",
-                per_slot(lambda s: s.parts_sent)),
-        _family("camhub_viewer_parts_skipped_total", "counter", "Frames viewers skipped because they were behind.",
-                per_slot(lambda s: s.parts_skipped)),
-        _family("camhub_viewers_dropped_total", "counter", "Viewers dropped because their writes stalled.",
-                per_slot(lambda s: s.viewers_dropped)),
-        _family("camhub_viewer_buffered_bytes", "gauge", "Bytes waiting in viewers' socket write buffers.",
-                per_slot(lambda s: s.buffered())),
-        _family("camhub_rejected_requests_total", "counter", "Device API requests refused, by HTTP status.",
-                [({"status": str(status)}, count) for status, count in sorted(app[REJECTS].items())]),
+        _family(
+            "camhub_viewer_parts_sent_total",
+            "counter",
+            "MJPEG parts sent to viewers.",
+            per_slot(lambda s: s.parts_sent),
+        ),
+        _family(
+            "camhub_viewer_parts_skipped_total",
+            "counter",
+            "Frames viewers skipped because they were behind.",
+            per_slot(lambda s: s.parts_skipped),
+        ),
+        _family(
+            "camhub_viewers_dropped_total",
+            "counter",
+            "Viewers dropped because their writes stalled.",
+            per_slot(lambda s: s.viewers_dropped),
+        ),
+        _family(
+            "camhub_viewer_buffered_bytes",
+            "gauge",
+            "Bytes waiting in viewers' socket write buffers.",
+            per_slot(lambda s: s.buffered()),
+        ),
+        _family(
+            "camhub_rejected_requests_total",
+            "counter",
+            "Device API requests refused, by HTTP status.",
+            [({"status": str(status)}, count) for status, count in sorted(app[REJECTS].items())],
+        ),
     ]
     return "\n".join(line for family in families for line in family) + "\n"
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=render(request.app, time.time()), content_type="text/plain", charset="utf-8")
+    return web.Response(text=render(request.app, request.app[CLOCK]()), content_type="text/plain", charset="utf-8")
 
 
 def add_routes(app: web.Application) -> None:

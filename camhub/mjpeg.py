@@ -7,8 +7,9 @@ import logging
 
 from aiohttp import web
 
-from .api import CONFIG, FANOUT, REGISTRY, error
+from .errors import error
 from .fanout import CONTENT_TYPE, PREAMBLE, Viewer
+from .keys import CONFIG, FANOUT, REGISTRY
 
 log = logging.getLogger(__name__)
 

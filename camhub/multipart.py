@@ -44,8 +44,9 @@ def parameters(value: str, what: str) -> tuple[str, dict[str, str]]:
         equals = rest.find("=", pos)
         semicolon = rest.find(";", pos)
         if equals < 0 or 0 <= semicolon < equals:
-            raise MultipartError(f"{what} parameter {rest[pos:semicolon if semicolon >= 0 else end].strip()!r} "
-                                 "has no '=value'")
+            raise MultipartError(
+                f"{what} parameter {rest[pos : semicolon if semicolon >= 0 else end].strip()!r} has no '=value'"
+            )
         key = rest[pos:equals].strip().lower()
         if _TOKEN.fullmatch(key) is None:
             raise MultipartError(f"{what} has a malformed parameter name {rest[pos:equals][:40]!r}")
@@ -124,8 +125,10 @@ def parse(body: bytes, boundary: bytes) -> list[Part]:
             raise MultipartError(f"more than {MAX_PARTS} parts")
         end = body.find(delimiter, pos)
         if end < 0:
-            raise MultipartError(f"part {number} is not followed by a boundary: the body is truncated or "
-                                 f"its closing {dash.decode()}-- is missing")
+            raise MultipartError(
+                f"part {number} is not followed by a boundary: the body is truncated or "
+                f"its closing {dash.decode()}-- is missing"
+            )
         if body.startswith(b"\r\n", pos) and pos + 2 <= end:
             head_end, start = pos, pos + 2
         else:
@@ -142,11 +145,12 @@ def parse(body: bytes, boundary: bytes) -> list[Part]:
 
 def _line_end(body: bytes, pos: int, dash: bytes) -> int:
     """Skips the transport padding and CRLF that end a boundary line; returns where the part begins."""
-    while body[pos:pos + 1] in (b" ", b"\t"):
+    while body[pos : pos + 1] in (b" ", b"\t"):
         pos += 1
     if pos < len(body) and not body.startswith(b"\r\n", pos):
-        raise MultipartError(f"boundary line {dash.decode()} is followed by {body[pos:pos + 20]!r}, "
-                             "not a line break (CRLF)")
+        raise MultipartError(
+            f"boundary line {dash.decode()} is followed by {body[pos : pos + 20]!r}, not a line break (CRLF)"
+        )
     if pos + 2 >= len(body):
         raise MultipartError(f"the body ends without its closing boundary {dash.decode()}--")
     return pos + 2

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api import REGISTRY, error
+from .errors import error
+from .keys import REGISTRY
 
 STATIC = Path(__file__).resolve().parent / "static"
 _NO_CACHE = {"Cache-Control": "no-cache"}

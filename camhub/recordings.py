@@ -6,16 +6,20 @@ import asyncio
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .api import error
+from .errors import error
 from .fanout import BOUNDARY, CONTENT_TYPE
-from .recorder import RECORDER, Frame, device_dirname, frame_delay
+from .keys import RECORDER
+from .recording import Frame
+from .recording.layout import device_dirname
 
 MAX_SPEED = 1000.0
 BEHIND_S = 1.0  # a viewer this far behind the schedule is re-anchored instead of sent a burst
+TICKS_PERIOD = 2**29  # supervisor.ticks_ms() wraps here; X-Capture-Ms is the board's ticks
+MAX_GAP_S = 2.0  # playback compresses gaps (camera offline) to this much recorded time
 
 
 def add_routes(app: web.Application) -> None:
@@ -23,6 +27,20 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/devices/{device_id}/recording", set_recording)
     app.router.add_get("/devices/{device_id}/playback.mjpg", playback)
     app.router.add_get("/devices/{device_id}/recording.mjpg", download)
+
+
+def frame_delay(prev: Frame, cur: Frame) -> float:
+    """Recorded time between two frames, for paced playback.
+
+    The board's capture clock is free of network jitter, so it is used when it agrees with the hub's arrival
+    times to within a second (it wraps and restarts with the board); gaps are compressed to ``MAX_GAP_S``.
+    """
+    delay = cur.time - prev.time
+    if prev.capture_ms is not None and cur.capture_ms is not None:
+        captured = ((cur.capture_ms - prev.capture_ms) % TICKS_PERIOD) / 1000
+        if abs(captured - delay) < 1.0:
+            delay = captured
+    return min(max(delay, 0.0), MAX_GAP_S)
 
 
 def parse_time(name: str, raw: str | None) -> float:
@@ -41,7 +59,7 @@ def parse_time(name: str, raw: str | None) -> float:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is neither unix seconds nor ISO 8601") from None
         if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=timezone.utc)
+            stamp = stamp.replace(tzinfo=UTC)
         value = stamp.timestamp()
     if not math.isfinite(value):
         raise ValueError(f"{name}={raw!r} is not a finite time")
@@ -70,7 +88,7 @@ def parse_speed(raw: str | None) -> float:
 
 
 def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def part_header(frame: Frame, first: bool) -> bytes:
@@ -160,7 +178,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         return error(400, str(exc))
 
     def compact(at: float) -> str:
-        return datetime.fromtimestamp(at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%SZ")
 
     name = f"{device_dirname(device)}_{compact(start)}_{compact(end)}.mjpg"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

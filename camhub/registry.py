@@ -77,9 +77,25 @@ class Device:
 
 
 _COLUMNS = (
-    "device_id", "name", "device_type", "ip_address", "capabilities", "implicit", "first_seen", "last_seen",
-    "last_heartbeat", "uptime_ms", "free_heap", "wifi_rssi", "reported_status", "heartbeat_extra",
-    "heartbeat_interval_s", "frames", "bytes", "drops", "rejects",
+    "device_id",
+    "name",
+    "device_type",
+    "ip_address",
+    "capabilities",
+    "implicit",
+    "first_seen",
+    "last_seen",
+    "last_heartbeat",
+    "uptime_ms",
+    "free_heap",
+    "wifi_rssi",
+    "reported_status",
+    "heartbeat_extra",
+    "heartbeat_interval_s",
+    "frames",
+    "bytes",
+    "drops",
+    "rejects",
 )
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -92,8 +108,7 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 _UPSERT = (
     f"INSERT INTO devices ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-    f"ON CONFLICT(device_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+    f"ON CONFLICT(device_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
 )
 
 
@@ -113,13 +128,24 @@ class Registry:
         rows = await asyncio.to_thread(self._open_db)
         for row in rows:
             device = Device(
-                device_id=row["device_id"], name=row["name"], device_type=row["device_type"],
-                ip_address=row["ip_address"], capabilities=json.loads(row["capabilities"]),
-                implicit=bool(row["implicit"]), first_seen=row["first_seen"], last_seen=row["last_seen"],
-                last_heartbeat=row["last_heartbeat"], uptime_ms=row["uptime_ms"], free_heap=row["free_heap"],
-                wifi_rssi=row["wifi_rssi"], reported_status=row["reported_status"],
-                heartbeat_extra=json.loads(row["heartbeat_extra"]), frames=row["frames"], bytes=row["bytes"],
-                drops=row["drops"], rejects=row["rejects"],
+                device_id=row["device_id"],
+                name=row["name"],
+                device_type=row["device_type"],
+                ip_address=row["ip_address"],
+                capabilities=json.loads(row["capabilities"]),
+                implicit=bool(row["implicit"]),
+                first_seen=row["first_seen"],
+                last_seen=row["last_seen"],
+                last_heartbeat=row["last_heartbeat"],
+                uptime_ms=row["uptime_ms"],
+                free_heap=row["free_heap"],
+                wifi_rssi=row["wifi_rssi"],
+                reported_status=row["reported_status"],
+                heartbeat_extra=json.loads(row["heartbeat_extra"]),
+                frames=row["frames"],
+                bytes=row["bytes"],
+                drops=row["drops"],
+                rejects=row["rejects"],
             )
             if row["heartbeat_interval_s"]:
                 device._gaps.append(row["heartbeat_interval_s"])
@@ -159,9 +185,25 @@ class Registry:
     def _row(self, d: Device) -> tuple[object, ...]:
         interval = statistics.median(d._gaps) if d._gaps else None
         return (
-            d.device_id, d.name, d.device_type, d.ip_address, json.dumps(d.capabilities), int(d.implicit),
-            d.first_seen, d.last_seen, d.last_heartbeat, d.uptime_ms, d.free_heap, d.wifi_rssi,
-            d.reported_status, json.dumps(d.heartbeat_extra), interval, d.frames, d.bytes, d.drops, d.rejects,
+            d.device_id,
+            d.name,
+            d.device_type,
+            d.ip_address,
+            json.dumps(d.capabilities),
+            int(d.implicit),
+            d.first_seen,
+            d.last_seen,
+            d.last_heartbeat,
+            d.uptime_ms,
+            d.free_heap,
+            d.wifi_rssi,
+            d.reported_status,
+            json.dumps(d.heartbeat_extra),
+            interval,
+            d.frames,
+            d.bytes,
+            d.drops,
+            d.rejects,
         )
 
     async def flush_every(self, interval_s: float) -> None:
@@ -187,8 +229,9 @@ class Registry:
 
     # -- updates ---------------------------------------------------------------------------------------------------
 
-    async def register(self, device_id: str, name: str, device_type: str, ip_address: str,
-                       capabilities: list[str]) -> bool:
+    async def register(
+        self, device_id: str, name: str, device_type: str, ip_address: str, capabilities: list[str]
+    ) -> bool:
         """Creates or updates a device and writes it at once (rare, and the firmware relies on it). True if new."""
         now = self._clock()
         device = self._devices.get(device_id)
@@ -201,8 +244,15 @@ class Registry:
         await self.flush()
         return created
 
-    def heartbeat(self, device_id: str, uptime_ms: int | None, free_heap: int | None, wifi_rssi: int | None,
-                  status: str | None, extra: dict[str, Any]) -> Device | None:
+    def heartbeat(
+        self,
+        device_id: str,
+        uptime_ms: int | None,
+        free_heap: int | None,
+        wifi_rssi: int | None,
+        status: str | None,
+        extra: dict[str, Any],
+    ) -> Device | None:
         """Updates a known device; None for an unknown one (the firmware then registers again)."""
         device = self._devices.get(device_id)
         if device is None:
@@ -216,13 +266,22 @@ class Registry:
         self._dirty.add(device_id)
         return device
 
-    def frame(self, device_id: str, seq: int | None, capture_ms: int | None, size: int, width: int, height: int,
-              received_at: float) -> Device:
+    def frame(
+        self,
+        device_id: str,
+        seq: int | None,
+        capture_ms: int | None,
+        size: int,
+        width: int,
+        height: int,
+        received_at: float,
+    ) -> Device:
         """Counts an accepted frame, registering an unknown sender implicitly. Memory only: this is the hot path."""
         device = self._devices.get(device_id)
         if device is None:
             device = self._devices[device_id] = Device(
-                device_id, device_id, first_seen=received_at, last_seen=received_at, implicit=True)
+                device_id, device_id, first_seen=received_at, last_seen=received_at, implicit=True
+            )
         if seq is not None and device.last_seq is not None and seq > device.last_seq + 1:
             device.drops += seq - device.last_seq - 1
         if seq is not None:

@@ -17,8 +17,9 @@ class Server:
 
     def __init__(self, app: web.Application, host: str, port: int) -> None:
         # handler_cancellation ends a viewer's endless stream as soon as its connection goes away.
-        self._runner = web.AppRunner(app, handler_cancellation=True, keepalive_timeout=KEEPALIVE_S,
-                                     shutdown_timeout=SHUTDOWN_S, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, keepalive_timeout=KEEPALIVE_S, shutdown_timeout=SHUTDOWN_S, access_log=None
+        )
         self._host, self._port = host, port
         self.port = port
 
@@ -45,6 +46,7 @@ class Server:
         await self.start()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()

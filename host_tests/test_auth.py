@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from camhub.auth import load_api_keys
-from test_api import KEY, JPEG, client, post_frame, start_hub  # noqa: F401  (fixtures)
+from testkit.hubs import JPEG, KEY, post_frame
 
 
 def test_key_generated_once_and_kept_private(tmp_path):
@@ -21,10 +21,21 @@ def basic(password, user="viewer"):
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-@pytest.mark.parametrize("path", ["/", "/devices/cam1", "/devices/cam1/stream.mjpg", "/devices/cam1/snapshot.jpg",
-                                  "/api/v1/devices", "/api/v1/devices/cam1", "/metrics", "/static/style.css"])
-async def test_viewer_password_protects_viewers(start_hub, client, path):  # noqa: F811
-    _, url = await start_hub(view_password="s3cret")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/devices/cam1",
+        "/devices/cam1/stream.mjpg",
+        "/devices/cam1/snapshot.jpg",
+        "/api/v1/devices",
+        "/api/v1/devices/cam1",
+        "/metrics",
+        "/static/style.css",
+    ],
+)
+async def test_viewer_password_protects_viewers(hub_factory, client, path):
+    url = (await hub_factory(view_password="s3cret")).url
     assert (await post_frame(client, url))[0] == 200  # device API: X-API-Key only
     for headers in ({}, basic("wrong"), {"Authorization": "Bearer s3cret"}):
         async with client.get(f"{url}{path}", headers=headers) as response:
@@ -36,13 +47,15 @@ async def test_viewer_password_protects_viewers(start_hub, client, path):  # noq
         assert response.content_type != "application/json" or "error" not in await response.json()
 
 
-async def test_open_paths_with_viewer_password(start_hub, client):  # noqa: F811
-    _, url = await start_hub(view_password="s3cret")
+async def test_open_paths_with_viewer_password(hub_factory, client):
+    url = (await hub_factory(view_password="s3cret")).url
     async with client.get(f"{url}/healthz") as response:
         assert response.status == 200
-    async with client.post(f"{url}/api/v1/devices/register", json={"deviceId": "cam2"},
-                           headers={"X-API-Key": KEY}) as response:
+    async with client.post(
+        f"{url}/api/v1/devices/register", json={"deviceId": "cam2"}, headers={"X-API-Key": KEY}
+    ) as response:
         assert response.status == 200
-    async with client.post(f"{url}/api/v1/stream/stream", data=JPEG,
-                           headers={"X-API-Key": "bad", "Content-Type": "image/jpeg"}) as response:
+    async with client.post(
+        f"{url}/api/v1/stream/stream", data=JPEG, headers={"X-API-Key": "bad", "Content-Type": "image/jpeg"}
+    ) as response:
         assert response.status == 401 and "WWW-Authenticate" not in response.headers

@@ -27,8 +27,13 @@ QUICK_SIZE = bench_main.QUICK_SIZES_KB[0] * KB
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict]:
     """One `python -m bench --quick --only firmware` run: (exit status, stdout, results.json)."""
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "firmware", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "firmware", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.is_file(), f"no results written; stderr:\n{done.stderr[-3000:]}"
     return done.returncode, done.stdout, json.loads(out.read_text())
 
@@ -109,9 +114,12 @@ def _row(loop: str, size: int, heap: int | None, fuel: int | None) -> dict:
 
 def test_targets_pass_miss_and_not_measured() -> None:
     rows = [
-        _row("camstream", 20 * KB, 300, 100), _row("requests", 20 * KB, 70_000, 1_000),
-        _row("camstream", 60 * KB, 1_025, 200), _row("requests", 60 * KB, 400_000, 10_000),
-        _row("camstream", 150 * KB, 600, 300), _row("requests", 150 * KB, 2_000_000, None),
+        _row("camstream", 20 * KB, 300, 100),
+        _row("requests", 20 * KB, 70_000, 1_000),
+        _row("camstream", 60 * KB, 1_025, 200),
+        _row("requests", 60 * KB, 400_000, 10_000),
+        _row("camstream", 150 * KB, 600, 300),
+        _row("requests", 150 * KB, 2_000_000, None),
     ]
     ratios, (heap, net, gross) = firmware_path.compare(rows)
     assert [r["fuel"] for r in ratios] == [10.0, 50.0, None]

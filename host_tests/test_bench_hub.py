@@ -55,7 +55,8 @@ FRAMES = [b"\xff\xd8" + bytes([n]) * (300 + n) + b"\xff\xd9" for n in range(3)]
 
 async def test_mjpeg_parts_with_lengths_inside_chunked_encoding() -> None:
     body = b"--b\r\n" + b"".join(
-        b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n--b\r\n" % (len(f), f) for f in FRAMES)
+        b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n--b\r\n" % (len(f), f) for f in FRAMES
+    )
     parts = MjpegParts(ChunkedBody(_reader(_chunked(body, 97))), b"b")
     assert [await parts.next_part() for _ in FRAMES] == FRAMES
     with pytest.raises(asyncio.IncompleteReadError):
@@ -69,8 +70,11 @@ async def test_mjpeg_parts_without_lengths_end_at_the_boundary() -> None:
 
 
 async def test_read_response_leaves_the_connection_at_the_next_response() -> None:
-    reader = _reader(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(b'{"ok":true}', 4)
-                     + b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno")
+    reader = _reader(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + _chunked(b'{"ok":true}', 4)
+        + b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno"
+    )
     assert await read_response(reader) == (200, {"transfer-encoding": "chunked"}, b'{"ok":true}')
     status, _, body = await read_response(reader)
     assert (status, body) == (401, b"no")
@@ -86,14 +90,27 @@ def test_head_and_boundary_parsing() -> None:
 
 
 def _row(server: str, fps: float, cpu: float, p50: float) -> dict:
-    return {"server": server, "cameras": 2, "viewers": 3, "frame_bytes": 40_000, "window_s": 1.0,
-            "ingest_fps": fps, "cpu_ms_per_frame": cpu, "latency_p50_ms": p50, "latency_p99_ms": 2 * p50,
-            "peak_rss_mb": 40.0}
+    return {
+        "server": server,
+        "cameras": 2,
+        "viewers": 3,
+        "frame_bytes": 40_000,
+        "window_s": 1.0,
+        "ingest_fps": fps,
+        "cpu_ms_per_frame": cpu,
+        "latency_p50_ms": p50,
+        "latency_p99_ms": 2 * p50,
+        "peak_rss_mb": 40.0,
+    }
 
 
 def test_ratios_and_table() -> None:
-    rows = [_row("hub", 600.0, 0.5, 2.0), _row("flask", 200.0, 1.5, 20.0), _row("loopback", 6000.0, 0.05, 0.2),
-            {"server": "hub", "cameras": 9, "viewers": 9, "frame_bytes": 40_000, "error": "hub exited with 1"}]
+    rows = [
+        _row("hub", 600.0, 0.5, 2.0),
+        _row("flask", 200.0, 1.5, 20.0),
+        _row("loopback", 6000.0, 0.05, 0.2),
+        {"server": "hub", "cameras": 9, "viewers": 9, "frame_bytes": 40_000, "error": "hub exited with 1"},
+    ]
     hub_load.add_ratios(rows)
     assert rows[0]["ratios"]["flask"]["ingest_fps"] == 3.0
     assert rows[0]["ratios"]["flask"]["latency_p50_ms"] == 0.1

@@ -15,23 +15,34 @@ JPEG = b"\xff\xd8" + bytes(range(256)) * 4 + b"\xff\xd9"
 
 
 def multipart_request(device: bytes = b"cam1") -> bytes:
-    body = (b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="deviceId"\r\n\r\n' + device + b"\r\n--"
-            + BOUNDARY + b'\r\nContent-Disposition: form-data; name="image"; filename="frame.jpg"\r\n'
-            b"Content-Type: image/jpeg\r\n\r\n" + JPEG + b"\r\n--" + BOUNDARY + b"--\r\n")
-    head = (b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: h\r\nX-Device-Id: " + device + b"\r\n"
-            b"Content-Type: multipart/form-data; boundary=" + BOUNDARY + b"\r\nContent-Length: %d\r\n\r\n") % len(body)
+    body = (
+        b"--"
+        + BOUNDARY
+        + b'\r\nContent-Disposition: form-data; name="deviceId"\r\n\r\n'
+        + device
+        + b"\r\n--"
+        + BOUNDARY
+        + b'\r\nContent-Disposition: form-data; name="image"; filename="frame.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + JPEG + b"\r\n--" + BOUNDARY + b"--\r\n"
+    )
+    head = (
+        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: h\r\nX-Device-Id: " + device + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=" + BOUNDARY + b"\r\nContent-Length: %d\r\n\r\n"
+    ) % len(body)
     return head + body
 
 
 def test_splitter_cuts_pipelined_messages_at_any_chunk_boundary() -> None:
-    raw = (b"POST /api/v1/stream/stream HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-           % len(JPEG) + JPEG)
+    raw = (
+        b"POST /api/v1/stream/stream HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(JPEG)
+        + JPEG
+    )
     stream = multipart_request() + raw
     for step in (1, 7, 100, len(stream)):
         splitter = link_use.MessageSplitter()
         messages = []
         for at in range(0, len(stream), step):
-            messages += splitter.feed(stream[at:at + step], float(at))
+            messages += splitter.feed(stream[at : at + step], float(at))
         assert [len(head) + len(body) for head, body, _ in messages] == [len(multipart_request()), len(raw)]
     assert messages[1][2] == 0.0  # the second message started in the same chunk as the first ended
 

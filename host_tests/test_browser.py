@@ -2,38 +2,21 @@
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from test_api import client, hub, post_frame, start_hub  # noqa: F401  (fixtures)
-from test_jpeg import make_jpeg
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+from testkit.browser import CHROMIUM, OUTPUT
+from testkit.jpegs import make_jpeg
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required when CI=true", allow_module_level=True)
 
-from playwright.async_api import async_playwright  # noqa: E402
+from testkit.hubs import post_frame
 
 
-@pytest.fixture
-async def browser(tmp_path):
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is required for the browser tests"
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1200, "height": 800})
-        yield context
-        await context.close()
-
-
-async def camera(client, url, stop: asyncio.Event):  # noqa: F811
+async def camera(client, url, stop: asyncio.Event):
     """A test camera: ~8 fps of Pillow JPEGs with the frame number drawn in."""
     n = 0
     while not stop.is_set():
@@ -43,10 +26,13 @@ async def camera(client, url, stop: asyncio.Event):  # noqa: F811
         await asyncio.sleep(0.12)
 
 
-async def test_dashboard_and_live_view(hub, client, browser):  # noqa: F811
-    _, url = hub
-    async with client.post(f"{url}/api/v1/devices/register", headers={"X-API-Key": "test-key"},
-                           json={"deviceId": "cam1", "deviceName": "Front door"}) as response:
+async def test_dashboard_and_live_view(hub, client, browser):
+    url = hub.url
+    async with client.post(
+        f"{url}/api/v1/devices/register",
+        headers={"X-API-Key": "test-key"},
+        json={"deviceId": "cam1", "deviceName": "Front door"},
+    ) as response:
         assert response.status == 200
     stop = asyncio.Event()
     feeder = asyncio.create_task(camera(client, url, stop))
@@ -57,7 +43,8 @@ async def test_dashboard_and_live_view(hub, client, browser):  # noqa: F811
         await tile.locator(".status", has_text="online").wait_for(timeout=10_000)
         assert await tile.locator(".name").inner_text() == "Front door"
         await page.wait_for_function(
-            "document.querySelector('article[data-device=\"cam1\"] img').naturalWidth === 320", timeout=10_000)
+            "document.querySelector('article[data-device=\"cam1\"] img').naturalWidth === 320", timeout=10_000
+        )
         OUTPUT.mkdir(exist_ok=True)
         await page.screenshot(path=str(OUTPUT / "dashboard.png"))
 
@@ -82,8 +69,8 @@ async def test_dashboard_and_live_view(hub, client, browser):  # noqa: F811
         assert 'camhub_viewers_dropped_total{device="cam1"} 0' in await response.text()
 
 
-async def test_recordings_section_toggles_lists_plays_and_downloads(hub, client, browser):  # noqa: F811
-    _, url = hub
+async def test_recordings_section_toggles_lists_plays_and_downloads(hub, client, browser):
+    url = hub.url
     assert (await post_frame(client, url, make_jpeg("first", size=(320, 240)), device="cam1"))[0] == 200
     stop = asyncio.Event()
     feeder = asyncio.create_task(camera(client, url, stop))

@@ -1,11 +1,11 @@
 """camstream.camera: init causes and retries, LATEST with two buffers, quality stepping, re-init."""
 
 import pytest
-from fakes import FakeCamera
 
 from camstream import camera as camera_mod
 from camstream.camera import Camera, explain_init_error, grab_mode
 from camstream.errors import CameraInitError, CameraTimeout
+from testkit.fakes import FakeCamera
 
 
 class Opener:
@@ -95,7 +95,9 @@ def test_many_empty_frames_reinitialise_the_camera():
             cam.take()
     assert first.deinited and cam.reopens == 1
     assert cam.take() is not None
-    assert opener.calls[1]["jpeg_quality"] == 6 + camera_mod.QUALITY_STEP * (camera_mod.REOPEN_AFTER // camera_mod.EMPTY_STEP_AFTER)
+    assert opener.calls[1]["jpeg_quality"] == 6 + camera_mod.QUALITY_STEP * (
+        camera_mod.REOPEN_AFTER // camera_mod.EMPTY_STEP_AFTER
+    )
 
 
 def test_close_deinits():

@@ -18,11 +18,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from mpy import CIRCUITPY, FIRMWARE_LIB, ROOT, library_source
+
+from testkit.mpy import CIRCUITPY, FIRMWARE_LIB, ROOT, library_source
 
 VENV_BIN = Path(sys.executable).parent
 CPSTUBS = ROOT / ".cpstubs"
-MYPY_INI = Path(__file__).resolve().parent / "mypy-circuitpython.ini"
+MYPY_INI = ROOT / "testkit" / "mypy-circuitpython.ini"
 FIRMWARE_PY = sorted(CIRCUITPY.rglob("*.py"))
 FIRMWARE_TARGETS = (CIRCUITPY / "code.py", FIRMWARE_LIB)
 # Camera boards that have a CircuitPython definition (circuitpython-facts.md, "Camera pins by board").
@@ -145,10 +146,15 @@ def run_mypy(targets: list[Path], board_id: str, work: Path) -> subprocess.Compl
         (libs / src.name).symlink_to(src)
     return subprocess.run(
         [
-            sys.executable, "-m", "mypy",
-            "--config-file", str(MYPY_INI),
-            "--custom-typeshed-dir", str(typeshed),
-            "--cache-dir", str(work / "cache"),
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(MYPY_INI),
+            "--custom-typeshed-dir",
+            str(typeshed),
+            "--cache-dir",
+            str(work / "cache"),
             *map(str, targets),
         ],
         capture_output=True,

@@ -10,10 +10,10 @@ import urllib.request
 import pytest
 
 from camhub import demo
-from test_jpeg import make_jpeg
+from testkit.jpegs import make_jpeg
 
 # Stands in for `python -m hostsim CIRCUITPY ...`: registers, then posts frames like the firmware does.
-CAMERA = textwrap.dedent('''
+CAMERA = textwrap.dedent("""
     import json, signal, sys, time, urllib.request
     url, key, device, name, jpeg_path, stubborn = sys.argv[1:]
     if stubborn == "1":
@@ -29,7 +29,7 @@ CAMERA = textwrap.dedent('''
     while True:
         post("/api/v1/stream/stream", jpeg, "image/jpeg")
         time.sleep(0.05)
-''')
+""")
 
 
 def device_list(url):
@@ -59,8 +59,9 @@ async def test_demo_runs_cameras_restarts_them_and_stops_everything(tmp_path, mo
 
     ready: list = []
     stop = asyncio.Event()
-    task = asyncio.create_task(demo.run_demo(stop, 0, tmp_path / "data", command,
-                                             lambda url, cams: ready.append((url, cams))))
+    task = asyncio.create_task(
+        demo.run_demo(stop, 0, tmp_path / "data", command, lambda url, cams: ready.append((url, cams)))
+    )
     await wait_until(lambda: bool(ready))
     url, cameras = ready[0]
     await wait_until(lambda: all(d["frames"] > 2 for d in device_list(url).values()) and len(device_list(url)) == 2)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from devserver import DevServer, frame_of, parse_multipart
+from testkit.devserver import DevServer, frame_of, parse_multipart
 
 JPEG = b"\xff\xd8jpeg-body\xff\xd9"
 BOUNDARY = "b0undary"
@@ -14,10 +14,14 @@ BOUNDARY = "b0undary"
 
 def multipart(jpeg=JPEG, device="cam-1", image_type="image/jpeg"):
     return (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="deviceId"\r\n\r\n{device}\r\n'
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
-        f"Content-Type: {image_type}\r\n\r\n"
-    ).encode() + jpeg + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="deviceId"\r\n\r\n{device}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
+            f"Content-Type: {image_type}\r\n\r\n"
+        ).encode()
+        + jpeg
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 HEADERS = {"content-type": f"multipart/form-data; boundary={BOUNDARY}", "x-device-id": "cam-1"}

@@ -5,12 +5,14 @@ apart from the server URL and key, multipart uploads) and a shorter raw-upload r
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pytest
 
-from boardrun import Board, errors_counted, make_frames, stats_blocks, summary
-from devserver import DevServer, parse_multipart
 from camstream.stats import rating
+from testkit.boards import Board, errors_counted, stats_blocks, summary
+from testkit.devserver import DevServer, parse_multipart
+from testkit.jpegs import make_frames
 
 FILES = 7  # distinct JPEGs; prime, so a skipped frame never looks like the right order
 
@@ -52,7 +54,7 @@ def check_frames(run: Run) -> list:
     frames = run.server.frames()
     assert frames, run.board.text
     indexes = [file_index(run, f.jpeg) for f in frames]
-    steps = [(b - a) % FILES for a, b in zip(indexes, indexes[1:])]
+    steps = [(b - a) % FILES for a, b in pairwise(indexes)]
     assert all(1 <= step <= 2 for step in steps), f"frames out of the files' cyclic order: {indexes}"
     assert steps.count(1) >= 0.9 * len(steps)
     seqs = [int(f.headers["x-frame-seq"]) for f in frames]
@@ -95,8 +97,8 @@ def check_heartbeats(run: Run, period_s: float) -> list[dict]:
         assert {"fps", "framesSent", "framesDropped", "frameSize", "quality", "resetReason"} <= set(doc)
         assert doc["resetReason"] == "POWER_ON" and doc["frameSize"] == "HD"
     times = [run.server.requests("register")[0].at] + [b.at for b in beats]
-    assert all(period_s - 0.5 <= b - a <= period_s + 0.5 for a, b in zip(times, times[1:])), times
-    for (a, doc_a), (b, doc_b) in zip(zip(times[1:], docs), zip(times[2:], docs[1:])):
+    assert all(period_s - 0.5 <= b - a <= period_s + 0.5 for a, b in pairwise(times)), times
+    for (a, doc_a), (b, doc_b) in pairwise(zip(times[1:], docs, strict=False)):
         assert abs((doc_b["uptime"] - doc_a["uptime"]) / 1000 - (b - a)) < 0.3, "uptime is in milliseconds"
         assert doc_b["framesSent"] > doc_a["framesSent"]
     return docs
@@ -130,7 +132,7 @@ def test_acceptance_run_prints_the_stats_block_every_5_s(runs):
     blocks = stats_blocks(run.board.text)
     assert len(blocks) in (3, 4), f"{len(blocks)} stats blocks in 20 s"
     times = [t for t, line in run.board.lines if line == "=== CamStream stats ==="]
-    assert all(4.5 <= b - a <= 5.5 for a, b in zip(times, times[1:])), times
+    assert all(4.5 <= b - a <= 5.5 for a, b in pairwise(times)), times
     sizes = [len(f) / 1024 for f in run.files]
     for n, block in enumerate(blocks, start=1):
         assert block["Runtime"] == f"0h 00m {5 * n:02d}s"
@@ -161,4 +163,3 @@ def test_raw_uploads_carry_the_bare_jpeg(runs):
 def test_multipart_is_the_default_upload(runs):
     frames = runs["acceptance"].server.frames()
     assert all(f.headers["content-type"].startswith("multipart/form-data; boundary=") for f in frames)
-

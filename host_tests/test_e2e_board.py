@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from boardrun import CIRCUITPY, Board, errors_counted, make_frames, stats_blocks, summary
-from devserver import DevServer
-
 from camstream.budget import watchdog_floor_s
+from testkit.boards import CIRCUITPY, Board, errors_counted, stats_blocks, summary
+from testkit.devserver import DevServer
+from testkit.jpegs import make_frames
 
 WATCHDOG_S = watchdog_floor_s(host_is_name=False)
 EYE_PINS = "data=11,9,8,10,12,18,17,16 xclk=15 pclk=13 vsync=6 href=7 sda=4 scl=5"  # not the MEMENTO's wiring
@@ -65,12 +65,14 @@ PLANS = {
     "reset_while_waiting": Plan(14, arm=lambda server: server.script("frame", hangup="rst", times=1)),
     "tls_untrusted": Plan(6, tls=True),
     "tls_trusted": Plan(12, tls=True, trust=True, arm=lambda server: server.script("frame", hangup="fin", times=1)),
-    "hub_goes_silent": Plan(34, ["--fault", "blackhole@5+20"],
-                            settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=2"]),
+    "hub_goes_silent": Plan(
+        34, ["--fault", "blackhole@5+20"], settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=2"]
+    ),
     # At 1 fps the frame socket lies idle in the connection manager between frames; the hub then hangs: its
     # heartbeat answer never comes and new connects time out.
-    "hub_hangs": Plan(30, settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=3",
-                                    "CAMSTREAM_TARGET_FPS=1"]),
+    "hub_hangs": Plan(
+        30, settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=3", "CAMSTREAM_TARGET_FPS=1"]
+    ),
 }
 
 
@@ -104,8 +106,18 @@ def runs(tmp_path_factory):
             settings = [f"CAMSTREAM_SERVER_URL={server.url}", f"CAMSTREAM_API_KEY={server.api_key}", *plan.settings]
             if plan.trust:
                 settings.append("CAMSTREAM_CA_FILE=hub-ca.pem")
-            board = Board("--seconds", str(plan.seconds), "--frames", str(frames), "--sensor-fps", "15",
-                          *plan.args, "--set", *settings, circuitpy=folder)
+            board = Board(
+                "--seconds",
+                str(plan.seconds),
+                "--frames",
+                str(frames),
+                "--sensor-fps",
+                "15",
+                *plan.args,
+                "--set",
+                *settings,
+                circuitpy=folder,
+            )
             started[name] = Run(board, server)
         hang(started["hub_hangs"])
         for name, plan in PLANS.items():

@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
+from itertools import pairwise
 
 import aiohttp
-import pytest
 
-from boardrun import Board, Process, make_frames, stats_blocks
+from testkit.boards import Board, stats_blocks
+from testkit.hubs import KEY as API_KEY
+from testkit.jpegs import make_frames
 
-API_KEY = "hub-e2e-key"
 FILES = 7
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    data = tmp_path_factory.mktemp("hubdata")
-    env = {**os.environ, "CAMHUB_API_KEYS": API_KEY}
-    process = Process([sys.executable, "-u", "-m", "camhub", "--host", "127.0.0.1", "--port", "0",
-                       "--data-dir", str(data)], env)
-    try:
-        _, line = process.wait_line("CamStream hub listening on 127.0.0.1:", 20)
-        yield f"http://127.0.0.1:{int(line.rsplit(':', 1)[1])}"
-    finally:
-        process.stop()
-        assert process.proc.returncode == 0, process.text
-
-
 def board_for(hub: str, device_id: str, seconds: float, *args: str) -> Board:
-    return Board("--seconds", str(seconds), *args, "--set", f"CAMSTREAM_SERVER_URL={hub}",
-                 f"CAMSTREAM_API_KEY={API_KEY}", f"CAMSTREAM_DEVICE_ID={device_id}")
+    return Board(
+        "--seconds",
+        str(seconds),
+        *args,
+        "--set",
+        f"CAMSTREAM_SERVER_URL={hub}",
+        f"CAMSTREAM_API_KEY={API_KEY}",
+        f"CAMSTREAM_DEVICE_ID={device_id}",
+    )
 
 
 async def read_parts(response: aiohttp.ClientResponse, count: int) -> list[tuple[dict[str, str], bytes]]:
@@ -52,14 +44,16 @@ async def read_parts(response: aiohttp.ClientResponse, count: int) -> list[tuple
     return parts
 
 
-async def test_viewer_receives_the_bytes_the_camera_produced(hub, tmp_path):
+async def test_viewer_receives_the_bytes_the_camera_produced(hub_process, tmp_path):
     files = make_frames(tmp_path / "frames", FILES)
-    board = board_for(hub, "hub-e2e-cam", 12, "--frames", str(tmp_path / "frames"), "--set", "CAMSTREAM_HEARTBEAT_S=2")
+    board = board_for(
+        hub_process.url, "hub-e2e-cam", 12, "--frames", str(tmp_path / "frames"), "--set", "CAMSTREAM_HEARTBEAT_S=2"
+    )
     try:
         board.wait_line("Hub: registered hub-e2e-cam", 15)
         timeout = aiohttp.ClientTimeout(total=20)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(f"{hub}/devices/hub-e2e-cam/stream.mjpg") as response:
+            async with session.get(f"{hub_process.url}/devices/hub-e2e-cam/stream.mjpg") as response:
                 assert response.status == 200
                 assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
                 parts = await read_parts(response, 60)
@@ -67,13 +61,13 @@ async def test_viewer_receives_the_bytes_the_camera_produced(hub, tmp_path):
                 assert headers["content-type"] == "image/jpeg"
                 assert body in files, f"a {len(body)}-byte part is none of the camera's files"
             order = [files.index(body) for _, body in parts]
-            steps = [(b - a) % FILES for a, b in zip(order, order[1:])]
+            steps = [(b - a) % FILES for a, b in pairwise(order)]
             assert all(1 <= step <= 3 for step in steps), f"parts out of the camera's order: {order}"
             seqs = [int(headers["x-frame-seq"]) for headers, _ in parts]
             assert seqs == sorted(set(seqs))
 
             async def device() -> dict:
-                async with session.get(f"{hub}/api/v1/devices/hub-e2e-cam") as reply:
+                async with session.get(f"{hub_process.url}/api/v1/devices/hub-e2e-cam") as reply:
                     assert reply.status == 200
                     return await reply.json()
 
@@ -92,12 +86,12 @@ async def test_viewer_receives_the_bytes_the_camera_produced(hub, tmp_path):
     assert "Error " not in board.text and "Traceback" not in board.text, board.text
 
 
-async def test_hd_rate_against_the_hub(hub):
+async def test_hd_rate_against_the_hub(hub_process):
     """Records fps, frame size and KB/s of the virtual board at HD (quality 6, 2 buffers, target 30) over 15 s."""
-    board = board_for(hub, "hub-hd-cam", 15, "--set", "CAMSTREAM_FRAME_SIZE=HD")
+    board = board_for(hub_process.url, "hub-hd-cam", 15, "--set", "CAMSTREAM_FRAME_SIZE=HD")
     assert await asyncio.to_thread(board.finish, 35) == 0, board.text
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        async with session.get(f"{hub}/api/v1/devices/hub-hd-cam") as reply:
+        async with session.get(f"{hub_process.url}/api/v1/devices/hub-hd-cam") as reply:
             info = await reply.json()
     assert (info["width"], info["height"]) == (1280, 720) and info["frames"] > 0
     assert "HD q6 x2 buffer(s), 30 fps target" in board.text and "Error " not in board.text, board.text
@@ -108,6 +102,6 @@ async def test_hd_rate_against_the_hub(hub):
         f"\nHD on the virtual board -> hub over 15 s: {info['frames'] / streaming_s:.1f} fps, "
         f"average frame {info['bytes'] / info['frames'] / 1024:.1f} KB, "
         f"{info['bytes'] / streaming_s / 1024:.0f} KB/s (hub side, {info['frames']} frames in {streaming_s:.1f} s); "
-        "firmware stats blocks: " + "; ".join(f"{b['FPS']} {b['Average frame']} {b['Throughput']} {b['Rating']}"
-                                              for b in blocks)
+        "firmware stats blocks: "
+        + "; ".join(f"{b['FPS']} {b['Average frame']} {b['Throughput']} {b['Rating']}" for b in blocks)
     )

@@ -7,10 +7,10 @@ import time
 import aiohttp
 import pytest
 
-from camhub.api import FANOUT
 from camhub.fanout import BOUNDARY, Slot
-from test_api import KEY, client, hub, post_frame, start_hub  # noqa: F401  (fixtures)
-from test_jpeg import make_jpeg
+from camhub.keys import FANOUT
+from testkit.hubs import hub_config, post_frame, running_hub
+from testkit.jpegs import make_jpeg
 
 FRAMES = [make_jpeg(f"frame {n}", size=(320, 240), noise=30 + n) for n in range(8)]
 BIG = [make_jpeg(f"big {n}", size=(640, 480), quality=60, noise=20 + n) for n in range(4)]  # ~70 KB each
@@ -28,7 +28,7 @@ async def read_part(content: aiohttp.StreamReader) -> tuple[dict[str, str], byte
     return headers, body
 
 
-async def open_stream(client, url, device="cam1"):  # noqa: F811
+async def open_stream(client, url, device="cam1"):
     response = await client.get(f"{url}/devices/{device}/stream.mjpg")
     assert response.status == 200
     assert response.headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
@@ -53,7 +53,7 @@ def stalled_viewer(url: str, device: str = "cam1") -> socket.socket:
     return sock
 
 
-async def camera_rate(client, url, seconds, frames=BIG):  # noqa: F811
+async def camera_rate(client, url, seconds, frames=BIG):
     sent, start = 0, time.monotonic()
     while time.monotonic() - start < seconds:
         status, _ = await post_frame(client, url, frames[sent % len(frames)], seq=sent)
@@ -62,8 +62,8 @@ async def camera_rate(client, url, seconds, frames=BIG):  # noqa: F811
     return sent / (time.monotonic() - start)
 
 
-async def test_viewers_receive_the_posted_bytes_exactly(hub, client):  # noqa: F811
-    _, url = hub
+async def test_viewers_receive_the_posted_bytes_exactly(hub, client):
+    url = hub.url
     await post_frame(client, url, FRAMES[0], seq=0)
     viewers = [await open_stream(client, url) for _ in range(5)]
     for response in viewers:  # a new viewer gets the latest frame at once
@@ -79,8 +79,9 @@ async def test_viewers_receive_the_posted_bytes_exactly(hub, client):  # noqa: F
         response.close()
 
 
-async def test_slow_viewer_is_dropped_without_slowing_the_camera(start_hub, client):  # noqa: F811
-    app, url = await start_hub(viewer_timeout_s=0.5)
+async def test_slow_viewer_is_dropped_without_slowing_the_camera(hub_factory, client):
+    started = await hub_factory(viewer_timeout_s=0.5)
+    app, url = started.app, started.url
     await post_frame(client, url, BIG[0], seq=0)
     fast = await open_stream(client, url)
     received = 0
@@ -121,8 +122,9 @@ async def test_slow_viewer_is_dropped_without_slowing_the_camera(start_hub, clie
     assert peak <= 2 * 65536 + 2 * max(map(len, BIG)) + 4096, f"{peak} bytes buffered for viewers"
 
 
-async def test_memory_stays_bounded_while_viewers_stall(start_hub, client):  # noqa: F811
-    app, url = await start_hub(viewer_timeout_s=30)
+async def test_memory_stays_bounded_while_viewers_stall(hub_factory, client):
+    started = await hub_factory(viewer_timeout_s=30)
+    app, url = started.app, started.url
     await post_frame(client, url, BIG[0], seq=0)
     slot = app[FANOUT].peek("cam1")
     stalled = [stalled_viewer(url) for _ in range(4)]
@@ -140,8 +142,8 @@ async def test_memory_stays_bounded_while_viewers_stall(start_hub, client):  # n
     await wait_for(lambda: not slot.viewers)
 
 
-async def test_viewer_vanishing_mid_part_leaves_the_others_alone(hub, client):  # noqa: F811
-    app, url = hub
+async def test_viewer_vanishing_mid_part_leaves_the_others_alone(hub, client):
+    app, url = hub.app, hub.url
     await post_frame(client, url, BIG[0], seq=0)
     other = await open_stream(client, url)
     sock = stalled_viewer(url)
@@ -161,19 +163,12 @@ async def test_viewer_vanishing_mid_part_leaves_the_others_alone(hub, client):  
     other.close()
 
 
-async def test_shutdown_ends_open_streams(start_hub, client, tmp_path):  # noqa: F811
-    from camhub.app import init
-    from camhub.config import Config
-    from camhub.server import Server
-    server = Server(init(Config(host="127.0.0.1", port=0, data_dir=tmp_path / "s", api_keys=(KEY,))),
-                    "127.0.0.1", 0)
-    await server.start()
-    url = server.url
-    await post_frame(client, url, FRAMES[0])
-    viewer = await open_stream(client, url)
-    await read_part(viewer.content)
-    started = time.monotonic()
-    await server.stop()
+async def test_shutdown_ends_open_streams(client, tmp_path):
+    async with running_hub(hub_config(tmp_path / "s")) as hub:
+        await post_frame(client, hub.url, FRAMES[0])
+        viewer = await open_stream(client, hub.url)
+        await read_part(viewer.content)
+        started = time.monotonic()
     assert time.monotonic() - started < 2.0
     assert await viewer.content.read() == b""  # the stream ended
     viewer.close()
@@ -200,6 +195,13 @@ async def test_slot_hands_out_only_the_newest_frame():
 @pytest.mark.parametrize("seq", [1, 123456])
 def test_part_layout(seq):
     from camhub.fanout import build_part
+
     part = build_part(b"\xff\xd8JPEG\xff\xd9", seq, 1700000000.5)
-    assert part == (f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
-                    f"X-Timestamp: 1700000000.500\r\n\r\n").encode() + b"\xff\xd8JPEG\xff\xd9\r\n--camhubframe\r\n"
+    assert (
+        part
+        == (
+            f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
+            f"X-Timestamp: 1700000000.500\r\n\r\n"
+        ).encode()
+        + b"\xff\xd8JPEG\xff\xd9\r\n--camhubframe\r\n"
+    )

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import pytest
 
-from boardrun import Board, errors_counted, make_frames, stats_blocks, summary
-from devserver import DevServer
-
 from camstream.budget import watchdog_floor_s
+from testkit.boards import Board, errors_counted, stats_blocks, summary
+from testkit.devserver import DevServer
+from testkit.jpegs import make_frames
 
 RESUME_S = 5.0
 WATCHDOG_S = watchdog_floor_s(host_is_name=False)  # the smallest the firmware accepts for a hub on 127.0.0.1
@@ -107,7 +108,9 @@ def drive_refused(board: Board, server: DevServer, marks: dict) -> None:
 
 SCENARIOS = {
     "board": Scenario(
-        17, ["--fault", "wifi@2.5+2", "dns@6.5+2", "camera@10+1.5", "memory@13+1.5"], drive=drive_board_faults,
+        17,
+        ["--fault", "wifi@2.5+2", "dns@6.5+2", "camera@10+1.5", "memory@13+1.5"],
+        drive=drive_board_faults,
         host="localhost",  # a name, so that DNS can fail
     ),
     "server": Scenario(19, settings=["CAMSTREAM_HEARTBEAT_S=2"], drive=drive_server_faults),
@@ -116,7 +119,9 @@ SCENARIOS = {
         10, drive=drive_refused, arm=lambda server: server.script("frame", status=415, content_type="multipart/")
     ),
     "watchdog": Scenario(
-        WATCHDOG_S + 10, ["--fault", "hang@3"], settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=2"]
+        WATCHDOG_S + 10,
+        ["--fault", "hang@3"],
+        settings=[f"CAMSTREAM_WATCHDOG_S={WATCHDOG_S}", "CAMSTREAM_HEARTBEAT_S=2"],
     ),
 }
 
@@ -132,13 +137,20 @@ def runs(tmp_path_factory):
             if plan.arm:
                 plan.arm(server)
             url = f"http://{plan.host}:{server.port}"
-            settings = [f"CAMSTREAM_SERVER_URL={url}", f"CAMSTREAM_API_KEY={server.api_key}", "CAMSTREAM_STATS_S=2",
-                        *plan.settings]
+            settings = [
+                f"CAMSTREAM_SERVER_URL={url}",
+                f"CAMSTREAM_API_KEY={server.api_key}",
+                "CAMSTREAM_STATS_S=2",
+                *plan.settings,
+            ]
             board = Board("--seconds", str(plan.seconds), "--frames", str(folder), *plan.board_args, "--set", *settings)
             started[name] = Run(board, server, {})
         with ThreadPoolExecutor(len(started)) as pool:
-            futures = {name: pool.submit(SCENARIOS[name].drive, run.board, run.server, run.marks)
-                       for name, run in started.items() if SCENARIOS[name].drive}
+            futures = {
+                name: pool.submit(SCENARIOS[name].drive, run.board, run.server, run.marks)
+                for name, run in started.items()
+                if SCENARIOS[name].drive
+            }
             for name, future in futures.items():
                 started[name].error = future.exception(timeout=60)
         for name, run in started.items():
@@ -203,7 +215,7 @@ def test_fault_is_reported_counted_and_recovered_from(runs, fault):
         f"no 'Error {kind}' line during the {fault}; console:\n{run.board.text}"
     )
     headers = [t for t, line in run.board.lines if line == "=== CamStream stats ==="]
-    after = [block for t, block in zip(headers, stats_blocks(run.board.text)) if t > end]
+    after = [block for t, block in zip(headers, stats_blocks(run.board.text), strict=True) if t > end]
     assert after and errors_counted(after[0]).get(kind, 0) >= 1, f"stats Errors line lacks {kind}: {after[:1]}"
     resumed = next_frame_after(run.server, end) - end
     assert resumed < RESUME_S, f"streaming resumed {resumed:.1f} s after the {fault} ended"
@@ -225,10 +237,15 @@ def test_wrong_key_is_explained_and_retried_slowly(runs):
     during = [r for r in run.server.requests() if start <= r.at < end]
     assert during and all(r.status == 401 for r in during)
     assert len(during) / (end - start) <= 0.5, f"{len(during)} requests in {end - start:.0f} s of 401s"
-    assert any("server rejected the API key: check CAMSTREAM_API_KEY" in line and "(scripted HTTP 401)" in line
-               for _, line in run.board.lines)
-    assert any(line.startswith("Recovered: streaming again after") and "auth errors" in line
-               for t, line in run.board.lines if t > end)
+    assert any(
+        "server rejected the API key: check CAMSTREAM_API_KEY" in line and "(scripted HTTP 401)" in line
+        for _, line in run.board.lines
+    )
+    assert any(
+        line.startswith("Recovered: streaming again after") and "auth errors" in line
+        for t, line in run.board.lines
+        if t > end
+    )
 
 
 def test_heartbeat_404_makes_the_board_register_again(runs):
@@ -241,7 +258,7 @@ def test_heartbeat_404_makes_the_board_register_again(runs):
     assert again[0].json()["deviceId"] == device_id(run.server)
     assert any(r.accepted for r in beats[1:]), "heartbeats accepted again after re-registering"
     assert run.board.find("Hub: heartbeat answered 404 (device unknown); registering again", after=forgotten)
-    gaps = [b.at - a.at for a, b in zip(run.server.frames(), run.server.frames()[1:]) if forgotten <= a.at <= done]
+    gaps = [b.at - a.at for a, b in pairwise(run.server.frames()) if forgotten <= a.at <= done]
     assert gaps and max(gaps) < 1.0, "frames keep flowing while the board registers again"
 
 

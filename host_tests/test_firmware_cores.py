@@ -3,7 +3,8 @@ own core (the unix port built with the ESP32-S3 flags; CAMSTREAM_CIRCUITPYTHON n
 with that name when it is unset). Imports, the frame path (bit-exact requests, heap per frame), the control
 requests through the real adafruit_requests, and every failure a board meets, reported in one line.
 
-Guest-side code is `mpy/upload_probe.py` and `mpy/board_probe.py`; the runners and shims are in `mpy/`.
+Guest-side code is `testkit/guest/upload_probe.py` and `board_probe.py`; the runners and shims are in
+`testkit/mpy/`.
 Run with `-s` to see the measured heap bytes and send calls per frame.
 """
 
@@ -11,19 +12,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from mpy import (
+
+from testkit.fakes import API_KEY, DEVICE_ID, HOST, PORT, synthetic_jpeg
+from testkit.mpy import (
     FIRMWARE_LIB,
-    MicroPythonUnavailable,
-    circuitpython,
     firmware_files,
     hardware_importers,
     result,
-    run_circuitpython,
-    run_node,
 )
-from mpy.upload_probe import API_KEY, DEVICE_ID, HOST, PORT, jpeg
-
-BOARD_PROBE = FIRMWARE_LIB.parents[2] / "host_tests" / "mpy" / "board_probe.py"
 
 KB = 1024
 MEASURED_FRAMES = 5
@@ -34,24 +30,9 @@ HEAP_BYTES = 32 * 1024 * 1024  # adafruit_requests allocates ~2.6 MB per 150 KB 
 Run = Callable[..., str]
 
 
-def _circuitpython(script: str, files: dict, heap_bytes: int = 2 * 1024 * 1024) -> str:
-    try:
-        circuitpython()
-    except MicroPythonUnavailable as exc:
-        pytest.skip(str(exc))
-    return run_circuitpython(script, files, heap_bytes=heap_bytes)
-
-
-@pytest.fixture(params=["micropython", "circuitpython"])
-def core(request: pytest.FixtureRequest) -> Run:
-    """run(script, files, heap_bytes=...) -> stdout under one of the two cores."""
-    return run_node if request.param == "micropython" else _circuitpython
-
-
 def _measure(core: Run, path: str, size: int, frames: int, keep: bool = False) -> dict:
     script = (
-        "import upload_probe\n"
-        f"upload_probe.report(upload_probe.measure({path!r}, {size}, {frames}, keep={keep}))\n"
+        f"import upload_probe\nupload_probe.report(upload_probe.measure({path!r}, {size}, {frames}, keep={keep}))\n"
     )
     return result(core(script, firmware_files(), heap_bytes=HEAP_BYTES))
 
@@ -121,7 +102,7 @@ def test_frames_reach_the_socket_as_http_requests(core: Run, mode: str) -> None:
     path = "uplink" if mode == "multipart" else "uplink-raw"
     measured = _measure(core, path, size, frames=2, keep=True)
     assert [row["status"] for row in measured["frames"]] == [200, 200]
-    frame = jpeg(size)
+    frame = synthetic_jpeg(size)
     requests = _requests(bytes.fromhex(measured["sent"]))
     assert len(requests) == 3, "warm-up + 2 frames, nothing else on the socket"
     for seq, (line, headers, body) in enumerate(requests):
@@ -173,7 +154,8 @@ def test_adafruit_requests_post_heap_per_frame_for_comparison(core: Run, size: i
 FAILURES = {
     # scenario: (kind counted, what its console line must say)
     "frame_500_latin1": (
-        "server", "Error server #1: server error: frame upload got HTTP 500 (?t? indisponible ? proxy ? ??)"
+        "server",
+        "Error server #1: server error: frame upload got HTTP 500 (?t? indisponible ? proxy ? ??)",
     ),
     "heartbeat_500_latin1": ("server", "heartbeat got HTTP 500 (?t? indisponible ? proxy ? ??)"),
     "heartbeat_500_cut_utf8": ("server", "heartbeat got HTTP 500 (" + "x" * 79 + "?)"),
@@ -183,20 +165,26 @@ FAILURES = {
     "refused": ("refused", "Error refused #1: server refused the connection"),
     "aborted": ("reset", "Error reset #1: connection lost: "),
     "unreachable": ("unreachable", "Error unreachable #1: server unreachable: "),
-    "tls_untrusted": ("tls", "Error tls #1: TLS failed: the hub's certificate is not trusted (self-signed? put its"
-                             " certificate in CAMSTREAM_CA_FILE) (mbedtls -0x2700)"),
+    "tls_untrusted": (
+        "tls",
+        "Error tls #1: TLS failed: the hub's certificate is not trusted (self-signed? put its"
+        " certificate in CAMSTREAM_CA_FILE) (mbedtls -0x2700)",
+    ),
     "tls_closed": ("tls", "Error tls #1: TLS failed: the hub closed the TLS connection (mbedtls -0x7280)"),
     "tls_other": ("tls", "Error tls #1: TLS failed: mbedtls error (mbedtls -0x4290)"),
-    "wifi_password": ("wifi", "Error wifi #1: WiFi down: cannot join 'home': CIRCUITPY_WIFI_PASSWORD must be empty,"
-                              " 8..63 characters or 64 hex digits (password length must be 8-64)"),
+    "wifi_password": (
+        "wifi",
+        "Error wifi #1: WiFi down: cannot join 'home': CIRCUITPY_WIFI_PASSWORD must be empty,"
+        " 8..63 characters or 64 hex digits (password length must be 8-64)",
+    ),
 }
 
 
 def test_every_failure_is_counted_and_reported_in_one_line(core: Run) -> None:
     """The firmware's own loop, fed each failure the way CircuitPython raises it: counted by kind, one clear
     line, and the loop goes on (an exception escaping it fails the run)."""
-    script = "import board_probe\nboard_probe.run(%r)\n" % (sorted(FAILURES),)
-    out = core(script, {**firmware_files(), "lib/board_probe.py": BOARD_PROBE})
+    script = f"import board_probe\nboard_probe.run({sorted(FAILURES)!r})\n"
+    out = core(script, firmware_files())
     counted = result(out)
     sections = dict(re.findall(r"^SCENARIO (\w+)\n(.*?)(?=^SCENARIO |^RESULT )", out, re.S | re.M))
     for name, (kind, text) in FAILURES.items():

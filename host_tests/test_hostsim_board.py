@@ -5,12 +5,6 @@ import time
 import pytest
 
 from hostsim.world import TICKS_PERIOD, BoardReset, SoftReload
-from hostsim.testing import virtual_board
-
-
-@pytest.fixture
-def board(tmp_path):
-    yield from virtual_board(tmp_path)
 
 
 def test_ticks_start_65_seconds_before_the_wrap(board):
@@ -24,8 +18,12 @@ def test_ticks_start_65_seconds_before_the_wrap(board):
 
 @pytest.mark.parametrize(
     ("board_id", "data_name", "first_gpio"),
-    [("adafruit_esp32s3_camera", "CAMERA_DATA", 13), ("espressif_esp32s3_eye", "CAMERA_DATA", 11),
-     ("seeed_xiao_esp32_s3_sense", "CAM_DATA", 15), ("firebeetle2_esp32s3", "CAM_DATA", 39)],
+    [
+        ("adafruit_esp32s3_camera", "CAMERA_DATA", 13),
+        ("espressif_esp32s3_eye", "CAMERA_DATA", 11),
+        ("seeed_xiao_esp32_s3_sense", "CAM_DATA", 15),
+        ("firebeetle2_esp32s3", "CAM_DATA", 39),
+    ],
 )
 def test_board_pins_follow_board_id(board, board_id, data_name, first_gpio):
     board.boot(board=board_id)

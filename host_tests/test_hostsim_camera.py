@@ -3,25 +3,33 @@
 import gc
 import io
 import time
+from itertools import pairwise
 
 import pytest
 from PIL import Image
 
 from hostsim.faults import parse_fault
-from hostsim.testing import virtual_board
 
 
-@pytest.fixture
-def board(tmp_path):
-    yield from virtual_board(tmp_path)
-
-
-def camera_kwargs(board_module, espcamera, **overrides):
+def camera_kwargs(board_module, espcamera, prefix="CAMERA", **overrides):
+    """espcamera.Camera()'s arguments from the board's pin names (`prefix` CAMERA_* or CAM_*), as a QVGA JPEG."""
+    pins = {
+        name: getattr(board_module, f"{prefix}_{pin}")
+        for name, pin in (
+            ("data_pins", "DATA"),
+            ("external_clock_pin", "XCLK"),
+            ("pixel_clock_pin", "PCLK"),
+            ("vsync_pin", "VSYNC"),
+            ("href_pin", "HREF"),
+        )
+    }
     kwargs = dict(
-        data_pins=board_module.CAMERA_DATA, external_clock_pin=board_module.CAMERA_XCLK,
-        pixel_clock_pin=board_module.CAMERA_PCLK, vsync_pin=board_module.CAMERA_VSYNC,
-        href_pin=board_module.CAMERA_HREF, i2c=board_module.I2C(), pixel_format=espcamera.PixelFormat.JPEG,
-        frame_size=espcamera.FrameSize.QVGA, jpeg_quality=12, framebuffer_count=1,
+        pins,
+        i2c=board_module.I2C(),
+        pixel_format=espcamera.PixelFormat.JPEG,
+        frame_size=espcamera.FrameSize.QVGA,
+        jpeg_quality=12,
+        framebuffer_count=1,
     )
     kwargs.update(overrides)
     return kwargs
@@ -141,8 +149,11 @@ def test_wrong_wiring_fails_the_sensor_probe(board):
     board_module = board.module("board")
     busio = board.module("busio")
     kwargs = dict(
-        data_pins=board_module.CAM_DATA, external_clock_pin=board_module.CAM_XCLK,
-        pixel_clock_pin=board_module.CAM_PCLK, vsync_pin=board_module.CAM_VSYNC, href_pin=board_module.CAM_HREF,
+        data_pins=board_module.CAM_DATA,
+        external_clock_pin=board_module.CAM_XCLK,
+        pixel_clock_pin=board_module.CAM_PCLK,
+        vsync_pin=board_module.CAM_VSYNC,
+        href_pin=board_module.CAM_HREF,
         pixel_format=espcamera.PixelFormat.JPEG,
     )
     espidf = board.module("espidf")
@@ -180,11 +191,7 @@ def test_firebeetle_camera_needs_its_axp313a_rails(board):
     """The FireBeetle 2 powers the camera from an AXP313A: no sensor answers until its LDOs are on."""
     board.boot(board="firebeetle2_esp32s3")
     espcamera, board_module, espidf = board.module("espcamera"), board.module("board"), board.module("espidf")
-    kwargs = dict(
-        data_pins=board_module.CAM_DATA, external_clock_pin=board_module.CAM_XCLK,
-        pixel_clock_pin=board_module.CAM_PCLK, vsync_pin=board_module.CAM_VSYNC, href_pin=board_module.CAM_HREF,
-        i2c=board_module.I2C(), pixel_format=espcamera.PixelFormat.JPEG,
-    )
+    kwargs = camera_kwargs(board_module, espcamera, prefix="CAM")
     with pytest.raises(espidf.IDFError, match="not found"):
         espcamera.Camera(**kwargs)
     gc.collect()
@@ -227,7 +234,7 @@ def test_frames_folder_is_played_in_name_order(board, tmp_path):
     for _ in range(6):
         pixel = Image.open(io.BytesIO(bytes(cam.take(1)))).convert("RGB").getpixel((5, 5))
         seen.append(max(range(3), key=lambda i: pixel[i]))  # 0 red (a), 1 green (b), 2 blue (c)
-    steps = {(b - a) % 3 for a, b in zip(seen, seen[1:])}
+    steps = {(b - a) % 3 for a, b in pairwise(seen)}
     assert set(seen) == {0, 1, 2}
     assert steps <= {1, 2}  # forward through a, b, c (skipping frames the firmware was too slow for)
 

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STREAMER = '''
+STREAMER = """
 import os, time, wifi, board, espcamera, socketpool, microcontroller, adafruit_connection_manager, adafruit_requests
 from micropython import const
 
@@ -55,9 +55,9 @@ while True:
     sent += 1
     if sent == 3:
         print("sent", sent, response[:12])
-'''
+"""
 
-RESTARTER = '''
+RESTARTER = """
 import time, board, espcamera, microcontroller, supervisor, watchdog
 print("boot", microcontroller.cpu.reset_reason, supervisor.runtime.run_reason, microcontroller.nvm[0])
 microcontroller.nvm[0] += 1
@@ -74,7 +74,7 @@ while True:
         microcontroller.watchdog.feed()
     except Exception as exc:
         print("caught", exc)
-'''
+"""
 
 
 class FrameHandler(http.server.BaseHTTPRequestHandler):
@@ -119,13 +119,17 @@ def drive(tmp_path: Path, code: str, settings: str = "", name: str = "CIRCUITPY"
 
 
 def hostsim(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hostsim", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hostsim", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_streams_frames_over_real_sockets_and_ends_on_time(tmp_path, server):
-    folder = drive(tmp_path, STREAMER, 'CIRCUITPY_WIFI_SSID = "net"\nCIRCUITPY_WIFI_PASSWORD = "password"\n'
-                   'NAME = "cam one"\nPORT = 1\n')
+    folder = drive(
+        tmp_path,
+        STREAMER,
+        'CIRCUITPY_WIFI_SSID = "net"\nCIRCUITPY_WIFI_PASSWORD = "password"\nNAME = "cam one"\nPORT = 1\n',
+    )
     result = hostsim(str(folder), "--seconds", "2", "--set", f"PORT={server.server_port}", "--link-kbps", "2000")
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -172,7 +176,7 @@ def test_crash_prints_the_traceback_and_exits_1(tmp_path):
 
 
 def test_wifi_fault_is_logged_and_seen_by_code(tmp_path):
-    code = '''
+    code = """
     import time, wifi
     seen = set()
     while True:
@@ -181,7 +185,7 @@ def test_wifi_fault_is_logged_and_seen_by_code(tmp_path):
             seen.add(state)
             print("connected", state)
         time.sleep(0.02)
-    '''
+    """
     folder = drive(tmp_path, code, 'CIRCUITPY_WIFI_SSID = "net"\n')
     result = hostsim(str(folder), "--seconds", "1.5", "--fault", "wifi@0.5+0.5")
     lines = result.stdout.splitlines()

@@ -10,7 +10,9 @@ def write(tmp_path, text):
 
 
 def test_strings_ints_and_the_root_table_only(tmp_path):
-    path = write(tmp_path, '''# comment
+    path = write(
+        tmp_path,
+        """# comment
 CIRCUITPY_WIFI_SSID = "my net"   # trailing comment
 QUOTED = "say \\"hi\\"\\t\\u00e9"
 PORT = 8080
@@ -20,11 +22,17 @@ HASH = "a # not a comment"
 
 [section]
 HIDDEN = "x"
-''')
+""",
+    )
     values, problems = read_settings(path)
-    assert values == {"CIRCUITPY_WIFI_SSID": ("my net", True), "QUOTED": ('say "hi"\t\u00e9', True),
-                      "PORT": ("8080", False), "NEG": ("-5", False), "BIG": ("1_000", False),
-                      "HASH": ("a # not a comment", True)}
+    assert values == {
+        "CIRCUITPY_WIFI_SSID": ("my net", True),
+        "QUOTED": ('say "hi"\t\u00e9', True),
+        "PORT": ("8080", False),
+        "NEG": ("-5", False),
+        "BIG": ("1_000", False),
+        "HASH": ("a # not a comment", True),
+    }
     assert problems == {}
 
 
@@ -44,8 +52,7 @@ def test_circuitpython_10_2_returns_every_value_as_text(tmp_path):
 
 def test_circuitpython_10_1_parses_bare_values_and_raises_on_the_rest(tmp_path):
     """shared-module/os/getenv.c (10.0, 10.1): bare values are integers; anything else raises ValueError."""
-    settings = Settings(write(tmp_path, 'SIZE = HD\nFPS = 30\nHEX = 0x1e\nNAME = "cam"\nBROKEN = "open\n'), {},
-                        (10, 1))
+    settings = Settings(write(tmp_path, 'SIZE = HD\nFPS = 30\nHEX = 0x1e\nNAME = "cam"\nBROKEN = "open\n'), {}, (10, 1))
     assert (settings.getenv("FPS"), settings.getenv("HEX"), settings.getenv("NAME")) == (30, 30, "cam")
     with pytest.raises(ValueError, match="invalid syntax for integer with base 10: 'HD'"):
         settings.getenv("SIZE")

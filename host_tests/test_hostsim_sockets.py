@@ -9,12 +9,6 @@ import pytest
 
 from hostsim.faults import parse_fault
 from hostsim.link import SEND_BUFFER as _SEND_BUFFER
-from hostsim.testing import virtual_board
-
-
-@pytest.fixture
-def board(tmp_path):
-    yield from virtual_board(tmp_path)
 
 
 class Server:

@@ -6,19 +6,6 @@ import threading
 import time
 
 import pytest
-import trustme
-
-from hostsim.testing import virtual_board
-
-
-@pytest.fixture
-def board(tmp_path):
-    yield from virtual_board(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
 
 
 class TlsServer:

@@ -3,23 +3,10 @@
 import io
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from camhub.jpeg import JpegError, inspect
-
-
-def make_jpeg(label: str = "", size: tuple[int, int] = (160, 120), quality: int = 80, noise: int = 0) -> bytes:
-    """A real JPEG (Pillow) with `label` drawn in; `noise` > 0 adds texture to reach realistic frame sizes."""
-    if noise:
-        image = Image.effect_noise(size, noise).convert("RGB")
-    else:
-        image = Image.new("RGB", size, (30, 60, 90))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((4, 4, size[0] - 5, 40), fill=(250, 250, 250))
-    draw.text((10, 10), label, fill=(0, 0, 0), font_size=24)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+from testkit.jpegs import make_jpeg
 
 
 def test_complete_jpeg_reports_its_size():

@@ -1,10 +1,10 @@
 """camhub.metrics: Prometheus text with per-device counters and fan-out figures."""
 
-from test_api import HEARTBEAT, REGISTER, client, hub, post_frame, post_json, start_hub  # noqa: F401
+from testkit.hubs import HEARTBEAT, REGISTER, post_frame, post_json
 
 
-async def test_metrics_exposition(hub, client):  # noqa: F811
-    _, url = hub
+async def test_metrics_exposition(hub, client):
+    url = hub.url
     await post_json(client, url, "/api/v1/devices/register", {**REGISTER, "deviceName": 'Say "hi"'})
     await post_json(client, url, "/api/v1/devices/heartbeat", HEARTBEAT)
     for seq in (1, 3):

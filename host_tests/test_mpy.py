@@ -1,7 +1,8 @@
 """The MicroPython runner itself: both backends, the CircuitPython shims, error reporting."""
 
 import pytest
-from mpy import MicroPythonError, result, run_node, run_wasi
+
+from testkit.mpy import MicroPythonError, result, run_node, run_wasi
 
 SHIMMED = (
     "import json, supervisor, time\n"
@@ -38,6 +39,6 @@ def test_guest_exceptions_fail_with_their_traceback(run) -> None:
 
 
 def test_result_needs_the_result_line() -> None:
-    assert result("noise\nRESULT {\"a\": 1}\nmore noise\n") == {"a": 1}
+    assert result('noise\nRESULT {"a": 1}\nmore noise\n') == {"a": 1}
     with pytest.raises(MicroPythonError, match="no 'RESULT <json>' line"):
         result("noise only\n")

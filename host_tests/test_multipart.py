@@ -3,12 +3,12 @@ then the same bodies through the hub's frame endpoint (camhub.ingest) on a real 
 
 import aiohttp
 import pytest
-from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
 
 from camhub.multipart import MAX_PARTS, MultipartError, boundary, parameters, parse
 from camstream.uplink import FrameUplink
-from test_api import KEY, client, devices, hub, start_hub  # noqa: F401  (fixtures)
-from test_jpeg import make_jpeg
+from testkit.fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
+from testkit.hubs import KEY, devices
+from testkit.jpegs import make_jpeg
 
 JPEG = make_jpeg("multipart")
 # Worst case for a boundary search: the frame holds the boundary text and line breaks, but never CRLF + "--" + it.
@@ -18,8 +18,10 @@ TRICKY = b"\xff\xd8--XyZ\r\nXyZ--\r\n\r\n-\r\n-XyZ\r\r\n\n--XyZ--\xff\xd9"
 def form(boundary_text: str, parts: list[tuple[bytes, bytes]], preamble: bytes = b"", epilogue: bytes = b"") -> bytes:
     """A body from (header block, content) pairs, framed exactly as RFC 2046 says."""
     dash = b"--" + boundary_text.encode()
-    body = b"".join((b"\r\n" if i or preamble else b"") + dash + b"\r\n" + head + b"\r\n" + data
-                    for i, (head, data) in enumerate(parts))
+    body = b"".join(
+        (b"\r\n" if i or preamble else b"") + dash + b"\r\n" + head + b"\r\n" + data
+        for i, (head, data) in enumerate(parts)
+    )
     return preamble + body + b"\r\n" + dash + b"--" + epilogue
 
 
@@ -30,7 +32,8 @@ def field(name: str, data: bytes, *extra: str) -> tuple[bytes, bytes]:
 
 def image(data: bytes = JPEG, kind: str | None = "image/jpeg", filename: str = "frame.jpg") -> tuple[bytes, bytes]:
     return field("image", data, *([f"Content-Type: {kind}"] if kind else []))[0].replace(
-        b'name="image"', f'name="image"; filename="{filename}"'.encode()), data
+        b'name="image"', f'name="image"; filename="{filename}"'.encode()
+    ), data
 
 
 def firmware_upload(jpeg: bytes = JPEG) -> tuple[str, bytes]:
@@ -61,8 +64,9 @@ def requests_upload(jpeg: bytes = JPEG, with_type: bool = True) -> tuple[str, by
     """What requests.post(url, data={"deviceId": "cam1"}, files={"image": ("frame.jpg", jpeg[, "image/jpeg"])})
     sends: uuid4-hex boundary, data fields first, a file part without Content-Type when none is given."""
     b = "a3f1c2d4e5b64789a0b1c2d3e4f5a6b7"
-    return f"multipart/form-data; boundary={b}", form(b, [field("deviceId", b"cam1"),
-                                                          image(jpeg, "image/jpeg" if with_type else None)])
+    return f"multipart/form-data; boundary={b}", form(
+        b, [field("deviceId", b"cam1"), image(jpeg, "image/jpeg" if with_type else None)]
+    )
 
 
 def curl_upload(jpeg: bytes = JPEG) -> tuple[str, bytes]:
@@ -74,8 +78,9 @@ def curl_upload(jpeg: bytes = JPEG) -> tuple[str, bytes]:
 def browser_upload(jpeg: bytes = JPEG) -> tuple[str, bytes]:
     """Chromium's FormData: WebKit boundary, the file part last, an empty unrelated field."""
     b = "----WebKitFormBoundaryx5RdTL0AqmiKJvGC"
-    return f"multipart/form-data; boundary={b}", form(b, [field("deviceId", b"cam1"), field("note", b""),
-                                                          image(jpeg, filename="IMG 0001 (1).jpg")])
+    return f"multipart/form-data; boundary={b}", form(
+        b, [field("deviceId", b"cam1"), field("note", b""), image(jpeg, filename="IMG 0001 (1).jpg")]
+    )
 
 
 def parse_upload(content_type: str, body: bytes) -> dict[str, tuple[str | None, str | None, bytes]]:
@@ -85,8 +90,13 @@ def parse_upload(content_type: str, body: bytes) -> dict[str, tuple[str | None, 
 
 
 async def test_real_senders_bodies_parse_to_the_same_form():
-    for content_type, body in (firmware_upload(), await aiohttp_upload(), requests_upload(), curl_upload(),
-                               browser_upload()):
+    for content_type, body in (
+        firmware_upload(),
+        await aiohttp_upload(),
+        requests_upload(),
+        curl_upload(),
+        browser_upload(),
+    ):
         parsed = parse_upload(content_type, body)
         assert parsed["image"][1:] == ("image/jpeg", JPEG), content_type
         assert parsed["deviceId"][2] == b"cam1"
@@ -95,48 +105,59 @@ async def test_real_senders_bodies_parse_to_the_same_form():
     assert parse_upload(*(await aiohttp_upload()))["deviceId"][1] == "text/plain"
 
 
-@pytest.mark.parametrize(("content_type", "expected"), [
-    ("multipart/form-data; boundary=XyZ", b"XyZ"),
-    ('multipart/form-data; boundary="XyZ"', b"XyZ"),
-    ('Multipart/Form-Data;BOUNDARY="a b:c=d?"; charset=utf-8', b"a b:c=d?"),
-    ('multipart/form-data; charset="utf-8" ; boundary = "a\\.b"', b"a.b"),
-    ("multipart/form-data; boundary=" + "x" * 70, b"x" * 70),
-])
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ("multipart/form-data; boundary=XyZ", b"XyZ"),
+        ('multipart/form-data; boundary="XyZ"', b"XyZ"),
+        ('Multipart/Form-Data;BOUNDARY="a b:c=d?"; charset=utf-8', b"a b:c=d?"),
+        ('multipart/form-data; charset="utf-8" ; boundary = "a\\.b"', b"a.b"),
+        ("multipart/form-data; boundary=" + "x" * 70, b"x" * 70),
+    ],
+)
 def test_boundary_from_content_type(content_type, expected):
     assert boundary(content_type) == expected
 
 
-@pytest.mark.parametrize(("content_type", "message"), [
-    ("multipart/form-data", "no boundary parameter"),
-    ("multipart/form-data; charset=utf-8", "no boundary parameter"),
-    ("multipart/form-data; boundary=", "1 to 70 characters"),
-    ('multipart/form-data; boundary=""', "1 to 70 characters"),
-    ("multipart/form-data; boundary=" + "x" * 71, "1 to 70 characters"),
-    ('multipart/form-data; boundary="ends with space "', "does not allow"),
-    ("multipart/form-data; boundary=a{b}", "does not allow"),
-    ('multipart/form-data; boundary="qu\\"ote"', "does not allow"),
-    ("multipart/form-data; boundary=XyZ; boundary=Abc", "'boundary' twice"),
-    ('multipart/form-data; boundary="XyZ', "no closing quote"),
-    ('multipart/form-data; boundary="XyZ"junk', "after its closing quote"),
-    ("multipart/form-data; boundary", "has no '=value'"),
-    ("multipart/mixed; boundary=XyZ", "not multipart/form-data"),
-    ("; boundary=XyZ", "no value before its parameters"),
-])
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        ("multipart/form-data", "no boundary parameter"),
+        ("multipart/form-data; charset=utf-8", "no boundary parameter"),
+        ("multipart/form-data; boundary=", "1 to 70 characters"),
+        ('multipart/form-data; boundary=""', "1 to 70 characters"),
+        ("multipart/form-data; boundary=" + "x" * 71, "1 to 70 characters"),
+        ('multipart/form-data; boundary="ends with space "', "does not allow"),
+        ("multipart/form-data; boundary=a{b}", "does not allow"),
+        ('multipart/form-data; boundary="qu\\"ote"', "does not allow"),
+        ("multipart/form-data; boundary=XyZ; boundary=Abc", "'boundary' twice"),
+        ('multipart/form-data; boundary="XyZ', "no closing quote"),
+        ('multipart/form-data; boundary="XyZ"junk', "after its closing quote"),
+        ("multipart/form-data; boundary", "has no '=value'"),
+        ("multipart/mixed; boundary=XyZ", "not multipart/form-data"),
+        ("; boundary=XyZ", "no value before its parameters"),
+    ],
+)
 def test_bad_content_types_are_named(content_type, message):
     with pytest.raises(MultipartError, match=message):
         boundary(content_type)
 
 
 def test_parameters_unquote_and_lowercase_names():
-    kind, params = parameters('form-data; NAME="image"; filename="a \\"b\\" c.jpg"; filename*=UTF-8\'\'x.jpg',
-                              "Content-Disposition")
+    kind, params = parameters(
+        'form-data; NAME="image"; filename="a \\"b\\" c.jpg"; filename*=UTF-8\'\'x.jpg', "Content-Disposition"
+    )
     assert kind == "form-data"
     assert params == {"name": "image", "filename": 'a "b" c.jpg', "filename*": "UTF-8''x.jpg"}
 
 
 def test_preamble_epilogue_padding_and_frame_bytes_that_look_like_boundaries():
-    body = form("XyZ", [field("deviceId", b"cam1"), image(TRICKY)], preamble=b"A preamble, not --XyZ\r\n-XyZ",
-                epilogue=b"\r\nan epilogue\r\n--XyZ\r\n")
+    body = form(
+        "XyZ",
+        [field("deviceId", b"cam1"), image(TRICKY)],
+        preamble=b"A preamble, not --XyZ\r\n-XyZ",
+        epilogue=b"\r\nan epilogue\r\n--XyZ\r\n",
+    )
     body = body.replace(b"--XyZ\r\nContent-Disposition", b"--XyZ \t\r\nContent-Disposition", 1)
     parts = parse(body, b"XyZ")
     assert [(p.name, bytes(p.data)) for p in parts] == [("deviceId", b"cam1"), ("image", TRICKY)]
@@ -150,36 +171,45 @@ def test_empty_content_and_part_without_content_type():
 GOOD = form("XyZ", [field("deviceId", b"cam1"), image()])
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "no boundary line '--XyZ'"),
-    (b"this is not multipart", "no boundary line '--XyZ'"),
-    (GOOD.replace(b"\r\n", b"\n"), "not a line break"),
-    (GOOD[:-7], "part 2 is not followed by a boundary"),
-    (GOOD[:-5], "part 2 is not followed by a boundary"),
-    (GOOD[:len(GOOD) // 2], "part 2 is not followed by a boundary"),
-    (GOOD[:-2], "ends without its closing boundary --XyZ--"),
-    (GOOD[:-2] + b"\r\n", "ends without its closing boundary --XyZ--"),
-    (b"--XyZ--\r\n", "no parts"),
-    (GOOD.replace(b"--XyZ\r\n", b"--XyZjunk\r\n", 1), "followed by b'junk"),
-    (form("XyZ", [(b'Content-Disposition: form-data; name="image"', JPEG)]), "part 1: its header block"),
-    (form("XyZ", [(b'Content-Disposition: form-data; name="image"\r\n', JPEG)]).replace(
-        b'name="image"\r\n\r\n', b'name="image"\r\n', 1), "does not end with a blank line"),
-    (form("XyZ", [(b"", b"cam1")]), "part 1 has no Content-Disposition"),
-    (form("XyZ", [(b"Content-Type: image/jpeg\r\n", JPEG)]), "no Content-Disposition"),
-    (form("XyZ", [(b'Content-Disposition: attachment; name="image"\r\n', JPEG)]), "not form-data"),
-    (form("XyZ", [(b'Content-Disposition: form-data; filename="a.jpg"\r\n', JPEG)]), "no name parameter"),
-    (form("XyZ", [(b'Content-Disposition: form-data; name="image\r\n', JPEG)]), "no closing quote"),
-    (form("XyZ", [field("a", b"1"), (b"Content-Disposition form-data\r\n", b"")]), "part 2: malformed header"),
-    (form("XyZ", [(b'Content-Disposition: form-data;\r\n name="image"\r\n', JPEG)]), "folded header line"),
-    (form("XyZ", [(b'Bad Name: x\r\nContent-Disposition: form-data; name="a"\r\n', b"")]), "malformed header"),
-    (form("XyZ", [field("image", JPEG, "Content-Type: image/jpeg", "content-type: image/png")]), "twice"),
-    (form("XyZ", [field("image", JPEG, "Content-Type: jpeg")]), "not a media type"),
-    (form("XyZ", [field("image", JPEG, "Content-Transfer-Encoding: base64")]), "'base64' is not supported"),
-    (form("XyZ", [(b'Content-Disposition: form-data; name="\xff"\r\n', b"")]), "not UTF-8"),
-    (form("XyZ", [field(f"f{i}", b"") for i in range(MAX_PARTS + 1)]), f"more than {MAX_PARTS} parts"),
-    (form("XyZ", [(b"X: " + b"y" * 9000 + b'\r\nContent-Disposition: form-data; name="a"\r\n', b"")]),
-     "headers longer than"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "no boundary line '--XyZ'"),
+        (b"this is not multipart", "no boundary line '--XyZ'"),
+        (GOOD.replace(b"\r\n", b"\n"), "not a line break"),
+        (GOOD[:-7], "part 2 is not followed by a boundary"),
+        (GOOD[:-5], "part 2 is not followed by a boundary"),
+        (GOOD[: len(GOOD) // 2], "part 2 is not followed by a boundary"),
+        (GOOD[:-2], "ends without its closing boundary --XyZ--"),
+        (GOOD[:-2] + b"\r\n", "ends without its closing boundary --XyZ--"),
+        (b"--XyZ--\r\n", "no parts"),
+        (GOOD.replace(b"--XyZ\r\n", b"--XyZjunk\r\n", 1), "followed by b'junk"),
+        (form("XyZ", [(b'Content-Disposition: form-data; name="image"', JPEG)]), "part 1: its header block"),
+        (
+            form("XyZ", [(b'Content-Disposition: form-data; name="image"\r\n', JPEG)]).replace(
+                b'name="image"\r\n\r\n', b'name="image"\r\n', 1
+            ),
+            "does not end with a blank line",
+        ),
+        (form("XyZ", [(b"", b"cam1")]), "part 1 has no Content-Disposition"),
+        (form("XyZ", [(b"Content-Type: image/jpeg\r\n", JPEG)]), "no Content-Disposition"),
+        (form("XyZ", [(b'Content-Disposition: attachment; name="image"\r\n', JPEG)]), "not form-data"),
+        (form("XyZ", [(b'Content-Disposition: form-data; filename="a.jpg"\r\n', JPEG)]), "no name parameter"),
+        (form("XyZ", [(b'Content-Disposition: form-data; name="image\r\n', JPEG)]), "no closing quote"),
+        (form("XyZ", [field("a", b"1"), (b"Content-Disposition form-data\r\n", b"")]), "part 2: malformed header"),
+        (form("XyZ", [(b'Content-Disposition: form-data;\r\n name="image"\r\n', JPEG)]), "folded header line"),
+        (form("XyZ", [(b'Bad Name: x\r\nContent-Disposition: form-data; name="a"\r\n', b"")]), "malformed header"),
+        (form("XyZ", [field("image", JPEG, "Content-Type: image/jpeg", "content-type: image/png")]), "twice"),
+        (form("XyZ", [field("image", JPEG, "Content-Type: jpeg")]), "not a media type"),
+        (form("XyZ", [field("image", JPEG, "Content-Transfer-Encoding: base64")]), "'base64' is not supported"),
+        (form("XyZ", [(b'Content-Disposition: form-data; name="\xff"\r\n', b"")]), "not UTF-8"),
+        (form("XyZ", [field(f"f{i}", b"") for i in range(MAX_PARTS + 1)]), f"more than {MAX_PARTS} parts"),
+        (
+            form("XyZ", [(b"X: " + b"y" * 9000 + b'\r\nContent-Disposition: form-data; name="a"\r\n', b"")]),
+            "headers longer than",
+        ),
+    ],
+)
 def test_malformed_bodies_are_named(body, message):
     with pytest.raises(MultipartError, match=message):
         parse(body, b"XyZ")
@@ -192,17 +222,22 @@ def test_transfer_encoding_binary_is_accepted():
 
 # The same bodies through POST /api/v1/stream/stream (camhub.ingest) on a real socket.
 
-async def post(client, url, content_type, body):  # noqa: F811
+
+async def post(client, url, content_type, body):
     headers = {"X-API-Key": KEY, "Content-Type": content_type, "X-Device-Id": "cam1"}
     async with client.post(f"{url}/api/v1/stream/stream", data=body, headers=headers) as response:
         return response.status, await response.json()
 
 
-async def test_hub_accepts_every_real_sender(hub, client):  # noqa: F811
-    _, url = hub
-    uploads = [firmware_upload(make_jpeg("firmware")), await aiohttp_upload(make_jpeg("aiohttp")),
-               requests_upload(make_jpeg("requests"), with_type=False), curl_upload(make_jpeg("curl")),
-               browser_upload(make_jpeg("browser"))]
+async def test_hub_accepts_every_real_sender(hub, client):
+    url = hub.url
+    uploads = [
+        firmware_upload(make_jpeg("firmware")),
+        await aiohttp_upload(make_jpeg("aiohttp")),
+        requests_upload(make_jpeg("requests"), with_type=False),
+        curl_upload(make_jpeg("curl")),
+        browser_upload(make_jpeg("browser")),
+    ]
     for content_type, body in uploads:
         status, answer = await post(client, url, content_type, body)
         assert status == 200, answer
@@ -213,28 +248,38 @@ async def test_hub_accepts_every_real_sender(hub, client):  # noqa: F811
     assert (await devices(client, url))[0]["frames"] == len(uploads)
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    (form("XyZ", [image(), image()]), 400, "more than one 'image' part"),
-    (form("XyZ", [field("deviceId", b"cam1"), field("deviceId", b"cam1"), image()]), 400, "more than one 'deviceId'"),
-    (form("XyZ", [field("deviceId", b"c" * 300), image()]), 413, "'deviceId' exceeds the 256-byte limit"),
-    (form("XyZ", [(b'Content-Disposition: form-data; name="image"', JPEG)]), 400,
-     "malformed multipart body: part 1: its header block does not end with a blank line"),
-    (GOOD[:-7], 400, "malformed multipart body: part 2 is not followed by a boundary"),
-])
-async def test_hub_refuses_bad_forms_and_stores_nothing(hub, client, body, status, message):  # noqa: F811
-    _, url = hub
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (form("XyZ", [image(), image()]), 400, "more than one 'image' part"),
+        (
+            form("XyZ", [field("deviceId", b"cam1"), field("deviceId", b"cam1"), image()]),
+            400,
+            "more than one 'deviceId'",
+        ),
+        (form("XyZ", [field("deviceId", b"c" * 300), image()]), 413, "'deviceId' exceeds the 256-byte limit"),
+        (
+            form("XyZ", [(b'Content-Disposition: form-data; name="image"', JPEG)]),
+            400,
+            "malformed multipart body: part 1: its header block does not end with a blank line",
+        ),
+        (GOOD[:-7], 400, "malformed multipart body: part 2 is not followed by a boundary"),
+    ],
+)
+async def test_hub_refuses_bad_forms_and_stores_nothing(hub, client, body, status, message):
+    url = hub.url
     code, answer = await post(client, url, "multipart/form-data; boundary=XyZ", body)
     assert (code, message in answer["error"]) == (status, True), answer
     assert await devices(client, url) == []
 
 
-async def test_hub_caps_a_chunked_multipart_upload(start_hub, client):  # noqa: F811
-    _, url = await start_hub(max_frame_bytes=20_000)
+async def test_hub_caps_a_chunked_multipart_upload(hub_factory, client):
+    url = (await hub_factory(max_frame_bytes=20_000)).url
     body = form("XyZ", [image(b"\xff\xd8" + bytes(200_000) + b"\xff\xd9")])
 
     async def chunks():
         for start in range(0, len(body), 8192):
-            yield body[start:start + 8192]
+            yield body[start : start + 8192]
 
     status, answer = await post(client, url, "multipart/form-data; boundary=XyZ", chunks())
     assert status == 413 and "20000-byte frame limit" in answer["error"]

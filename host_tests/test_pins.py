@@ -10,7 +10,10 @@ EYE = "data=11,9,8,10,12,18,17,16 xclk=15 pclk=13 vsync=6 href=7 sda=4 scl=5 pwd
 def test_board_maps_match_circuitpython_pin_names():
     memento = BOARDS["adafruit_esp32s3_camera"]
     assert (memento.data, memento.pwdn, memento.reset, memento.i2c) == (
-        "CAMERA_DATA", "CAMERA_PWDN", "CAMERA_RESET", None
+        "CAMERA_DATA",
+        "CAMERA_PWDN",
+        "CAMERA_RESET",
+        None,
     )
     xiao = BOARDS["seeed_xiao_esp32_s3_sense"]
     assert (xiao.data, xiao.vsync, xiao.i2c) == ("CAM_DATA", "CAM_VSYNC", ("CAM_SCL", "CAM_SDA"))

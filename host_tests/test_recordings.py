@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from camhub import recordings
 from camhub.fanout import BOUNDARY
-from camhub.recorder import RECORDER, Recorder
-from test_recorder import H0, JPEGS, tagged
+from camhub.keys import RECORDER
+from camhub.recording import Frame
+from camhub.recordings import frame_delay
+from testkit.jpegs import seeded_jpeg, tagged
+from testkit.recordings import H0
 
 Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
-START = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+JPEGS = [seeded_jpeg(seed) for seed in range(6)]
+START = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
 def parse_mjpeg(body: bytes) -> list[tuple[dict[str, str], bytes]]:
@@ -42,44 +42,24 @@ def parse_mjpeg(body: bytes) -> list[tuple[dict[str, str], bytes]]:
         pos = end + 2
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> web.Application:
-    async def recorder_ctx(app: web.Application) -> AsyncIterator[None]:
-        rec = Recorder(tmp_path / "recordings", record="cam1", clock=lambda: H0)
-        await rec.start()
-        app[RECORDER] = rec
-        yield
-        await rec.close()
-
-    app = web.Application()
-    app.cleanup_ctx.append(recorder_ctx)
-    recordings.add_routes(app)
-    return app
-
-
-@pytest.fixture
-async def client(app: web.Application, aiohttp_client: MakeClient) -> Client:
-    return await aiohttp_client(app)
-
-
-async def record(client: Client, device: str, count: int, step: float = 0.1, t0: float = H0) -> list[bytes]:
-    rec = client.app[RECORDER]
+async def record(recordings_client: Client, device: str, count: int, step: float = 0.1, t0: float = H0) -> list[bytes]:
+    rec = recordings_client.app[RECORDER]
     sent = [tagged(JPEGS[i % len(JPEGS)], f"{device}:{i}") for i in range(count)]
     for i, jpeg in enumerate(sent):
         await rec.record(device, i, 10_000 + round(i * step * 1000), t0 + i * step, jpeg)
     return sent
 
 
-async def get_json(client: Client, url: str, status: int = 200) -> Any:
-    response = await client.get(url)
+async def get_json(recordings_client: Client, url: str, status: int = 200) -> Any:
+    response = await recordings_client.get(url)
     assert response.status == status, await response.text()
     assert response.content_type == "application/json"
     return await response.json()
 
 
-async def test_playback_is_bit_exact(client: Client) -> None:
-    sent = await record(client, "cam1", 12)
-    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 60}&speed=0")
+async def test_playback_is_bit_exact(recordings_client: Client) -> None:
+    sent = await record(recordings_client, "cam1", 12)
+    response = await recordings_client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 60}&speed=0")
     assert response.status == 200
     assert response.headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     parts = parse_mjpeg(await response.read())
@@ -90,30 +70,30 @@ async def test_playback_is_bit_exact(client: Client) -> None:
     assert float(headers["X-Timestamp"]) == pytest.approx(H0 + 0.3)
 
 
-async def test_playback_selects_the_range_iso_or_unix(client: Client) -> None:
-    sent = await record(client, "cam1", 30)
-    response = await client.get(
+async def test_playback_selects_the_range_iso_or_unix(recordings_client: Client) -> None:
+    sent = await record(recordings_client, "cam1", 30)
+    response = await recordings_client.get(
         "/devices/cam1/playback.mjpg", params={"start": "2024-05-01T12:00:01Z", "end": str(H0 + 1.45), "speed": "0"}
     )
     assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[10:15]
-    response = await client.get(  # no zone means UTC; an unencoded '+' arrives as a space
+    response = await recordings_client.get(  # no zone means UTC; an unencoded '+' arrives as a space
         "/devices/cam1/playback.mjpg?start=2024-05-01T12:00:02&end=2024-05-01T14:00:02.05 02:00&speed=0"
     )
     assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[20:21]
 
 
-async def test_playback_is_paced_by_recorded_time(client: Client) -> None:
-    await record(client, "cam1", 5, step=0.1)
+async def test_playback_is_paced_by_recorded_time(recordings_client: Client) -> None:
+    await record(recordings_client, "cam1", 5, step=0.1)
     for speed, low, high in (("1", 0.38, 1.0), ("4", 0.09, 0.3)):
         began = time.monotonic()
-        response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 1}&speed={speed}")
+        response = await recordings_client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 1}&speed={speed}")
         assert len(parse_mjpeg(await response.read())) == 5
         assert low <= time.monotonic() - began < high, speed
 
 
-async def test_download_is_an_attachment_with_the_same_frames(client: Client) -> None:
-    sent = await record(client, "cam1", 8)
-    response = await client.get(f"/devices/cam1/recording.mjpg?start={H0}&end={H0 + 0.35}")
+async def test_download_is_an_attachment_with_the_same_frames(recordings_client: Client) -> None:
+    sent = await record(recordings_client, "cam1", 8)
+    response = await recordings_client.get(f"/devices/cam1/recording.mjpg?start={H0}&end={H0 + 0.35}")
     assert response.status == 200
     assert response.headers["Content-Disposition"] == (
         'attachment; filename="cam1_20240501T120000Z_20240501T120000Z.mjpg"'
@@ -122,20 +102,20 @@ async def test_download_is_an_attachment_with_the_same_frames(client: Client) ->
     assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent[:4]
 
 
-async def test_playback_across_hourly_files(client: Client) -> None:
-    sent = await record(client, "cam1", 6, step=0.5, t0=H0 - 1.2)
-    spans = (await get_json(client, "/api/v1/devices/cam1/recordings"))["spans"]
+async def test_playback_across_hourly_files(recordings_client: Client) -> None:
+    sent = await record(recordings_client, "cam1", 6, step=0.5, t0=H0 - 1.2)
+    spans = (await get_json(recordings_client, "/api/v1/devices/cam1/recordings"))["spans"]
     assert [s["file"] for s in spans] == ["cam1/2024-05-01/11.mjpg", "cam1/2024-05-01/12.mjpg"]
-    response = await client.get(f"/devices/cam1/recording.mjpg?start={H0 - 60}&end={H0 + 60}")
+    response = await recordings_client.get(f"/devices/cam1/recording.mjpg?start={H0 - 60}&end={H0 + 60}")
     assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == sent
 
 
-async def test_nothing_in_range_is_404(client: Client) -> None:
-    await record(client, "cam1", 3)
+async def test_nothing_in_range_is_404(recordings_client: Client) -> None:
+    await record(recordings_client, "cam1", 3)
     for path in ("playback", "recording"):
-        body = await get_json(client, f"/devices/cam1/{path}.mjpg?start={H0 + 10}&end={H0 + 20}", 404)
+        body = await get_json(recordings_client, f"/devices/cam1/{path}.mjpg?start={H0 + 10}&end={H0 + 20}", 404)
         assert "nothing recorded" in body["error"]
-        await get_json(client, f"/devices/cam9/{path}.mjpg?start={H0}&end={H0 + 20}", 404)
+        await get_json(recordings_client, f"/devices/cam9/{path}.mjpg?start={H0}&end={H0 + 20}", 404)
 
 
 @pytest.mark.parametrize(
@@ -151,39 +131,43 @@ async def test_nothing_in_range_is_404(client: Client) -> None:
         (f"start={H0}&end={H0 + 5}&speed=inf", "between 0"),
     ],
 )
-async def test_bad_playback_params_are_400(client: Client, query: str, message: str) -> None:
-    await record(client, "cam1", 1)
-    body = await get_json(client, f"/devices/cam1/playback.mjpg?{query}", 400)
+async def test_bad_playback_params_are_400(recordings_client: Client, query: str, message: str) -> None:
+    await record(recordings_client, "cam1", 1)
+    body = await get_json(recordings_client, f"/devices/cam1/playback.mjpg?{query}", 400)
     assert message in body["error"]
     if "speed" not in query:
-        body = await get_json(client, f"/devices/cam1/recording.mjpg?{query}", 400)
+        body = await get_json(recordings_client, f"/devices/cam1/recording.mjpg?{query}", 400)
         assert message in body["error"]
 
 
-async def test_list_recordings(client: Client) -> None:
-    sent = await record(client, "cam1", 4, step=0.25)
-    body = await get_json(client, "/api/v1/devices/cam1/recordings")
+async def test_list_recordings(recordings_client: Client) -> None:
+    sent = await record(recordings_client, "cam1", 4, step=0.25)
+    body = await get_json(recordings_client, "/api/v1/devices/cam1/recordings")
     assert body["deviceId"] == "cam1" and body["recording"] is True
     assert body["frames"] == 4 and body["bytes"] == sum(map(len, sent))
     assert body["spans"] == [
         {
-            "file": "cam1/2024-05-01/12.mjpg", "start": H0, "end": H0 + 0.75,
-            "startIso": "2024-05-01T12:00:00.000Z", "endIso": "2024-05-01T12:00:00.750Z",
-            "frames": 4, "bytes": sum(map(len, sent)),
+            "file": "cam1/2024-05-01/12.mjpg",
+            "start": H0,
+            "end": H0 + 0.75,
+            "startIso": "2024-05-01T12:00:00.000Z",
+            "endIso": "2024-05-01T12:00:00.750Z",
+            "frames": 4,
+            "bytes": sum(map(len, sent)),
         }
     ]
-    empty = await get_json(client, "/api/v1/devices/cam2/recordings")
+    empty = await get_json(recordings_client, "/api/v1/devices/cam2/recordings")
     assert empty == {"deviceId": "cam2", "recording": False, "frames": 0, "bytes": 0, "spans": []}
 
 
-async def test_toggle_recording(client: Client) -> None:
-    rec = client.app[RECORDER]
-    response = await client.post("/api/v1/devices/cam2/recording", json={"enabled": True})
+async def test_toggle_recording(recordings_client: Client) -> None:
+    rec = recordings_client.app[RECORDER]
+    response = await recordings_client.post("/api/v1/devices/cam2/recording", json={"enabled": True})
     assert response.status == 200
     assert await response.json() == {"deviceId": "cam2", "recording": True}
     assert rec.wants("cam2")
-    assert (await get_json(client, "/api/v1/devices/cam2/recordings"))["recording"] is True
-    response = await client.post("/api/v1/devices/cam1/recording", json={"enabled": False})
+    assert (await get_json(recordings_client, "/api/v1/devices/cam2/recordings"))["recording"] is True
+    response = await recordings_client.post("/api/v1/devices/cam1/recording", json={"enabled": False})
     assert await response.json() == {"deviceId": "cam1", "recording": False}
     assert not rec.wants("cam1")
 
@@ -198,32 +182,44 @@ async def test_toggle_recording(client: Client) -> None:
         (b"{}", '"enabled" must be true or false'),
     ],
 )
-async def test_bad_toggle_is_400(client: Client, body: bytes, message: str) -> None:
-    response = await client.post(
+async def test_bad_toggle_is_400(recordings_client: Client, body: bytes, message: str) -> None:
+    response = await recordings_client.post(
         "/api/v1/devices/cam1/recording", data=body, headers={"Content-Type": "application/json"}
     )
     assert response.status == 400
     assert message in (await response.json())["error"]
-    assert client.app[RECORDER].wants("cam1")
+    assert recordings_client.app[RECORDER].wants("cam1")
 
 
-async def test_encoded_device_id_reaches_its_own_recording(client: Client) -> None:
-    rec = client.app[RECORDER]
+async def test_encoded_device_id_reaches_its_own_recording(recordings_client: Client) -> None:
+    rec = recordings_client.app[RECORDER]
     await rec.record("a/b", 1, None, H0, JPEGS[0])
     await rec.record("a_b", 1, None, H0, JPEGS[1])
-    response = await client.get(f"/devices/a%2Fb/recording.mjpg?start={H0}&end={H0 + 1}")
+    response = await recordings_client.get(f"/devices/a%2Fb/recording.mjpg?start={H0}&end={H0 + 1}")
     assert [jpeg for _, jpeg in parse_mjpeg(await response.read())] == [JPEGS[0]]
-    body = await get_json(client, "/api/v1/devices/a%2Fb/recordings")
+    body = await get_json(recordings_client, "/api/v1/devices/a%2Fb/recordings")
     assert [s["file"] for s in body["spans"]] == ["a%2Fb/2024-05-01/12.mjpg"]
 
 
 async def test_viewer_leaving_mid_playback_does_not_hurt_the_next(
-    client: Client, caplog: pytest.LogCaptureFixture
+    recordings_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await record(client, "cam1", 10, step=0.05)
-    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
+    await record(recordings_client, "cam1", 10, step=0.05)
+    response = await recordings_client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
     await response.content.readexactly(200)
     response.close()
-    response = await client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
+    response = await recordings_client.get(f"/devices/cam1/playback.mjpg?start={H0}&end={H0 + 5}&speed=1")
     assert len(parse_mjpeg(await response.read())) == 10  # outlasts the first one's schedule
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_frame_delay_prefers_capture_clock_and_compresses_gaps() -> None:
+    def at(t: float, capture_ms: int | None) -> Frame:
+        return Frame(t, None, capture_ms, b"")
+
+    assert frame_delay(at(10.0, 1000), at(10.13, 1100)) == pytest.approx(0.1)  # network jitter ignored
+    assert frame_delay(at(10.0, None), at(10.13, 1100)) == pytest.approx(0.13)
+    assert frame_delay(at(10.0, 2**29 - 50), at(10.1, 50)) == pytest.approx(0.1)  # ticks_ms wrapped
+    assert frame_delay(at(10.0, 900_000), at(10.1, 5)) == pytest.approx(0.1)  # board rebooted: hub time
+    assert frame_delay(at(10.0, None), at(3610.0, None)) == 2.0  # camera was offline for an hour
+    assert frame_delay(at(10.0, None), at(9.0, None)) == 0.0  # hub clock stepped back

@@ -7,8 +7,16 @@ from camstream.stats import HEADER, Stats, rating
 
 @pytest.mark.parametrize(
     "fps,label",
-    [(30, "EXCELLENT"), (25, "EXCELLENT"), (24.9, "GOOD"), (15, "GOOD"), (14.9, "MODERATE"), (8, "MODERATE"),
-     (7.9, "NEEDS OPTIMIZATION"), (0, "NEEDS OPTIMIZATION")],
+    [
+        (30, "EXCELLENT"),
+        (25, "EXCELLENT"),
+        (24.9, "GOOD"),
+        (15, "GOOD"),
+        (14.9, "MODERATE"),
+        (8, "MODERATE"),
+        (7.9, "NEEDS OPTIMIZATION"),
+        (0, "NEEDS OPTIMIZATION"),
+    ],
 )
 def test_rating_thresholds(fps, label):
     assert rating(fps) == label

@@ -1,7 +1,8 @@
 """camstream.streamer: pacing, registration, heartbeats, stats, failure handling and recovery."""
 
+from itertools import pairwise
+
 import pytest
-from fakes import OK_RESPONSE, FakeCamera, FakeClock, FakeConnectionManager, FakeSocket
 
 from camstream.camera import Camera
 from camstream.errors import HTTPStatusError, LinkDown
@@ -9,35 +10,19 @@ from camstream.settings import load
 from camstream.stats import HEADER
 from camstream.streamer import AUTH_RETRY_S, Streamer
 from camstream.uplink import FrameUplink
+from testkit.fakes import (
+    OK_RESPONSE,
+    FakeCamera,
+    FakeClock,
+    FakeConnectionManager,
+    FakeControl,
+    FakeSocket,
+    FakeSystem,
+    FakeWatchdog,
+)
 
 JPEG = b"\xff\xd8" + bytes(4000) + b"\xff\xd9"
 UNAUTHORIZED = b'HTTP/1.1 401 Unauthorized\r\nContent-Length: 28\r\n\r\n{"error": "invalid API key"}'
-
-
-class System:
-    def __init__(self):
-        self.collects = 0
-
-    def free_heap(self):
-        return 120_000
-
-    def free_psram(self):
-        return 4_000_000
-
-    def cpu_mhz(self):
-        return 240
-
-    def cpu_temperature(self):
-        return 40.5
-
-    def reset_reason(self):
-        return "POWER_ON"
-
-    def uptime_ms(self):
-        return 5000
-
-    def collect(self):
-        self.collects += 1
 
 
 class Link:
@@ -59,41 +44,17 @@ class Link:
         return "192.168.1.77"
 
 
-class Control:
-    def __init__(self):
-        self.registered = False
-        self.registrations = []
-        self.heartbeats = []
-        self.fail = None
+class TimedWatchdog(FakeWatchdog):
+    """Also records the clock at every feed."""
 
-    def register(self, name, ip, extra):
-        if self.fail:
-            raise self.fail
-        self.registrations.append((name, ip, extra))
-        self.registered = True
-
-    def heartbeat(self, fields):
-        if self.fail:
-            raise self.fail
-        self.heartbeats.append(fields)
-
-
-class Watchdog:
     def __init__(self, clock):
-        self.started = self.stopped = False
-        self.feeds = 0
+        super().__init__()
         self.fed_at = []
         self._clock = clock
 
-    def start(self):
-        self.started = True
-
     def feed(self):
-        self.feeds += 1
+        super().feed()
         self.fed_at.append(self._clock.ms)
-
-    def stop(self):
-        self.stopped = True
 
 
 class Rig:
@@ -110,12 +71,19 @@ class Rig:
         self.camera = Camera(lambda **kw: self.fake_camera, "HD", 6, 2, True, self.clock.sleep, lambda: None)
         self.camera.open()
         self.link = Link()
-        self.control = Control()
-        self.system = System()
-        self.watchdog = Watchdog(self.clock)
+        self.control = FakeControl()
+        self.system = FakeSystem(free_heap=120_000, free_psram=4_000_000)
+        self.watchdog = TimedWatchdog(self.clock)
         self.streamer = Streamer(
-            self.cfg, self.camera, self.uplink, self.control, self.link, self.system, self.clock,
-            self.clock.sleep, self.watchdog,
+            self.cfg,
+            self.camera,
+            self.uplink,
+            self.control,
+            self.link,
+            self.system,
+            self.clock,
+            self.clock.sleep,
+            self.watchdog,
         )
 
     def _socket(self):
@@ -163,7 +131,7 @@ def test_watchdog_is_fed_between_phases_so_it_must_outlast_only_the_slowest():
     rig.steps(3)
     assert rig.control.registrations and rig.control.heartbeats and rig.streamer.stats.frames_sent == 3
     feeds = rig.watchdog.fed_at
-    gaps = [b - a for a, b in zip([start, *feeds], feeds)]
+    gaps = [b - a for a, b in pairwise([start, *feeds])]
     assert max(gaps) <= 15_000, gaps
 
 
@@ -185,8 +153,18 @@ def test_registers_first_then_heartbeats_on_schedule():
     assert len(rig.control.registrations) == 1
     assert len(rig.control.heartbeats) == 2
     beat = rig.control.heartbeats[-1]
-    assert {"uptime", "freeHeap", "wifiRssi", "fps", "framesSent", "framesDropped", "frameSize", "quality",
-            "cpuTemperature", "resetReason"} <= set(beat)
+    assert {
+        "uptime",
+        "freeHeap",
+        "wifiRssi",
+        "fps",
+        "framesSent",
+        "framesDropped",
+        "frameSize",
+        "quality",
+        "cpuTemperature",
+        "resetReason",
+    } <= set(beat)
     assert beat["wifiRssi"] == -55 and beat["resetReason"] == "POWER_ON"
 
 
@@ -205,7 +183,7 @@ def test_stats_block_is_printed_every_interval(capsys):
     rig.steps(25)
     out = capsys.readouterr().out
     assert out.count(HEADER) == 1
-    block = out[out.index(HEADER):].splitlines()
+    block = out[out.index(HEADER) :].splitlines()
     fps = [text for text in block if text.startswith("FPS: ")][0]
     assert 9.5 <= float(fps.split()[1]) <= 10.5 and fps.endswith("(target 10)")
     assert "Rating: MODERATE" in block
@@ -321,6 +299,7 @@ def test_close_releases_everything_even_if_one_part_fails(capsys):
 
 
 # ---- pipelined uploads: each frame goes out before the previous answer is read when the link is the limit --
+
 
 def link_bound(rig, ms_per_frame=60):
     """Every take() lands after its slot (a slow link): the streamer never waits, so it sends ahead."""

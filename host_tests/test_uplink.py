@@ -1,26 +1,21 @@
 """camstream.uplink: bytes on the wire, partial sends, EAGAIN, deadlines, response parsing, fallback."""
 
-import asyncio
 import json
 import socket
-import threading
 import tracemalloc
 import urllib.request
 
 import adafruit_connection_manager
 import pytest
-from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket, FakeSocketPool
-from test_jpeg import make_jpeg
-
-from camhub.app import init
-from camhub.config import Config
-from camhub.server import Server
 
 from camstream.errors import ProtocolError, UploadTimeout, classify
 from camstream.uplink import BOUNDARY, SESSION_ID, FrameUplink
+from testkit.fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket, FakeSocketPool
+from testkit.hubs import KEY
+from testkit.jpegs import make_jpeg
 
 JPEG = b"\xff\xd8" + bytes(range(256)) * 40 + b"\xff\xd9"
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
+OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
 
 def make(response=OK, mode="multipart", url="http://127.0.0.1:9005", clock=None, **sock_kw):
@@ -187,7 +182,7 @@ def test_reset_mid_upload_raises_and_next_frame_reconnects():
 
 
 def test_multipart_rejected_falls_back_to_raw_once(capsys):
-    rejected = b'HTTP/1.1 415 Unsupported Media Type\r\nContent-Length: 2\r\n\r\nno'
+    rejected = b"HTTP/1.1 415 Unsupported Media Type\r\nContent-Length: 2\r\n\r\nno"
     uplink, cm, sockets = make(response=[rejected, OK, rejected])
     assert uplink.send(frame(), 1, 0) == 200
     assert uplink.mode == "raw"
@@ -206,9 +201,7 @@ def test_https_url_asks_for_tls_and_omits_default_port_in_host():
     uplink = FrameUplink(cm, "https://cams.example.org/hub/", "secret", "ESP32-CAM-ABCDEF", ssl_context=ssl_context)
     uplink.send(frame(), 1, 0)
     assert ("cams.example.org", 443, "https:", SESSION_ID) in cm._by_key
-    assert bytes(sockets[0].sent).startswith(
-        b"POST /hub/api/v1/stream/stream HTTP/1.1\r\nHost: cams.example.org\r\n"
-    )
+    assert bytes(sockets[0].sent).startswith(b"POST /hub/api/v1/stream/stream HTTP/1.1\r\nHost: cams.example.org\r\n")
 
 
 def test_close_drops_the_pooled_socket_and_tolerates_close_all():
@@ -256,6 +249,7 @@ def test_rejects_bad_mode_and_empty_frame():
 
 # ---- pipelining: the next frame goes out before the previous answer is read --------------------------------
 
+
 def answer(status, reason=b"OK", body=b"{}"):
     return b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n\r\n%s" % (status, reason, len(body), body)
 
@@ -288,7 +282,7 @@ def test_answers_are_matched_to_their_frames_in_order():
     for seq, view in enumerate(frames(4), 1):
         uplink.submit(view, seq, 0, lambda n, status: answered.append((n, status)))
     uplink.settle(lambda n, status: answered.append((n, status)))
-    assert answered == [(len(v), s) for v, s in zip(frames(4), (200, 500, 200, 413))]
+    assert answered == [(len(v), s) for v, s in zip(frames(4), (200, 500, 200, 413), strict=True)]
     assert cm.connects == 1
 
 
@@ -397,6 +391,7 @@ def test_frames_sent_ahead_are_never_copied():
 
 # ---- against the real hub ----------------------------------------------------------------------------------
 
+
 class StdSocketPool:
     """CPython sockets in socketpool's shape, for the real connection manager against the real hub."""
 
@@ -415,34 +410,18 @@ class StdSocketPool:
         return sock
 
 
-@pytest.fixture
-def hub(tmp_path):
-    """The real hub on 127.0.0.1 in a thread of its own: yields its port."""
-    loop = asyncio.new_event_loop()
-    config = Config(host="127.0.0.1", port=0, data_dir=tmp_path / "data", api_keys=("secret",))
-    server = Server(init(config), config.host, config.port)
-    loop.run_until_complete(server.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield server.port
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.run_until_complete(server.stop())
-    loop.close()
-
-
-def hub_device(port, device):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/devices/{device}", headers={"X-API-Key": "secret"})
+def hub_device(url, device):
+    request = urllib.request.Request(f"{url}/api/v1/devices/{device}", headers={"X-API-Key": KEY})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
 @pytest.mark.parametrize("mode", ["multipart", "raw"])
-def test_the_hub_answers_pipelined_frames_in_order_on_one_connection(hub, mode):
+def test_the_hub_answers_pipelined_frames_in_order_on_one_connection(threaded_hub, mode):
     pool = StdSocketPool()
     manager = adafruit_connection_manager.get_connection_manager(pool)
     try:
-        uplink = FrameUplink(manager, f"http://127.0.0.1:{hub}", "secret", "pipe-" + mode, mode=mode, clock=FakeClock())
+        uplink = FrameUplink(manager, threaded_hub.url, KEY, "pipe-" + mode, mode=mode, clock=FakeClock())
         answered = []
         jpegs = [make_jpeg(str(seq)) for seq in range(1, 21)]
         for seq, data in enumerate(jpegs, 1):
@@ -451,7 +430,7 @@ def test_the_hub_answers_pipelined_frames_in_order_on_one_connection(hub, mode):
         uplink.settle(lambda n, status: answered.append((n, status)))
         assert answered == [(len(data), 200) for data in jpegs]
         assert len(pool.sockets) == 1  # keep-alive held through the pipelined requests
-        device = hub_device(hub, "pipe-" + mode)
+        device = hub_device(threaded_hub.url, "pipe-" + mode)
         assert (device["frames"], device["drops"], device["lastFrameSeq"]) == (20, 0, 20)
         assert device["bytes"] == sum(len(data) for data in jpegs)
     finally:
@@ -459,15 +438,15 @@ def test_the_hub_answers_pipelined_frames_in_order_on_one_connection(hub, mode):
         adafruit_connection_manager._global_connection_managers.pop(pool)
 
 
-def test_the_hub_answers_requests_that_arrive_together(hub):
+def test_the_hub_answers_requests_that_arrive_together(threaded_hub):
     """Several whole requests in the hub's socket buffer at once: each gets its answer, in order."""
     jpegs = [make_jpeg(str(seq)) for seq in range(1, 6)]
     burst = b"".join(
-        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: secret\r\nX-Device-Id: burst\r\n"
+        b"POST /api/v1/stream/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: test-key\r\nX-Device-Id: burst\r\n"
         b"Content-Type: image/jpeg\r\nX-Frame-Seq: %d\r\nContent-Length: %d\r\n\r\n%s" % (seq, len(data), data)
         for seq, data in enumerate(jpegs, 1)
     )
-    with socket.create_connection(("127.0.0.1", hub), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", threaded_hub.port), timeout=5) as sock:
         sock.sendall(burst)
         received = b""
         while received.count(b"HTTP/1.1 ") < len(jpegs) or not received.endswith(b"}"):
@@ -477,4 +456,4 @@ def test_the_hub_answers_requests_that_arrive_together(hub):
     answers = [part for part in received.split(b"HTTP/1.1 ") if part]
     assert [a[:3] for a in answers] == [b"200"] * 5
     assert [json.loads(a.split(b"\r\n\r\n", 1)[1])["seq"] for a in answers] == [1, 2, 3, 4, 5]
-    assert hub_device(hub, "burst")["frames"] == 5
+    assert hub_device(threaded_hub.url, "burst")["frames"] == 5

@@ -15,7 +15,11 @@ def test_http_with_port():
 def test_https_default_port_and_base_path():
     url = parse(" HTTPS://cams.example.org/hub/ ")
     assert (url.proto, url.port, url.base_path, url.host_header, url.is_ssl) == (
-        "https:", 443, "/hub", "cams.example.org", True
+        "https:",
+        443,
+        "/hub",
+        "cams.example.org",
+        True,
     )
     assert url.path("/api/v1/stream/stream") == "/hub/api/v1/stream/stream"
     assert str(url) == "https://cams.example.org/hub"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from camstream.errors import LinkDown
 from camstream.budget import WIFI_TIMEOUT_S
+from camstream.errors import LinkDown
 from camstream.wifilink import WifiLink
 
 

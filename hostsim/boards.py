@@ -34,8 +34,14 @@ _SENSEBOX_EYE = BoardDef(
         " CAM_D5=18 CAM_D6=17 CAM_D7=16 CAM_XCLK=15 CAM_HREF=7 CAM_PCLK=13 CAM_VSYNC=6 CAM_SCL=5"
         " CAM_SDA=4 PWDN=46 SD_CS=41 SD_MOSI=38 SD_SCLK=39 SD_MISO=40 SD_ENABLE=3"
     ),
-    "CAM_DATA", (11, 9, 8, 10, 12, 18, 17, 16), vsync=6, href=7, pclk=13, xclk=15,
-    camera_sda=4, camera_scl=5,
+    "CAM_DATA",
+    (11, 9, 8, 10, 12, 18, 17, 16),
+    vsync=6,
+    href=7,
+    pclk=13,
+    xclk=15,
+    camera_sda=4,
+    camera_scl=5,
 )
 
 BOARDS: dict[str, BoardDef] = {
@@ -47,8 +53,14 @@ BOARDS: dict[str, BoardDef] = {
             " CAMERA_DATA6=12 CAMERA_DATA2=13 CAMERA_DATA5=14 CAMERA_DATA3=15 CAMERA_DATA4=16 CAMERA_RESET=47"
             " CAMERA_PWDN=21"
         ),
-        "CAMERA_DATA", (13, 15, 16, 14, 12, 10, 9, 7), vsync=5, href=6, pclk=11, xclk=8,
-        camera_sda=34, camera_scl=33,
+        "CAMERA_DATA",
+        (13, 15, 16, 14, 12, 10, 9, 7),
+        vsync=5,
+        href=6,
+        pclk=11,
+        xclk=8,
+        camera_sda=34,
+        camera_scl=33,
     ),
     "espressif_esp32s3_eye": BoardDef(
         _pins(
@@ -56,8 +68,14 @@ BOARDS: dict[str, BoardDef] = {
             " BATTERY=14 CAMERA_XCLK=15 MOSI=47 SCK=21 MISO1=40 MOSI1=38 SCK1=39 MIC_SCK=41 MIC_WS=42"
             " LCD_DC=43 LCD_CS=44 BACKLIGHT=48"
         ),
-        "CAMERA_DATA", (11, 9, 8, 10, 12, 18, 17, 16), vsync=6, href=7, pclk=13, xclk=15,
-        camera_sda=4, camera_scl=5,
+        "CAMERA_DATA",
+        (11, 9, 8, 10, 12, 18, 17, 16),
+        vsync=6,
+        href=7,
+        pclk=13,
+        xclk=15,
+        camera_sda=4,
+        camera_scl=5,
     ),
     "seeed_xiao_esp32_s3_sense": BoardDef(
         _pins(
@@ -66,8 +84,14 @@ BOARDS: dict[str, BoardDef] = {
             " CAM_D4=14 CAM_D5=12 CAM_D6=11 CAM_D7=48 CAM_XCLK=10 CAM_HREF=47 CAM_PCLK=13 CAM_VSYNC=38"
             " CAM_SCL=39 CAM_SDA=40 MIC_DATA=41 MIC_CLK=42"
         ),
-        "CAM_DATA", (15, 17, 18, 16, 14, 12, 11, 48), vsync=38, href=47, pclk=13, xclk=10,
-        camera_sda=40, camera_scl=39,
+        "CAM_DATA",
+        (15, 17, 18, 16, 14, 12, 11, 48),
+        vsync=38,
+        href=47,
+        pclk=13,
+        xclk=10,
+        camera_sda=40,
+        camera_scl=39,
     ),
     # senseBox MCU-S2 ESP32-S3 eye: its board_id on CircuitPython 10.0-10.2, and from 10.3 on.
     "sensebox_eye_esp32s3": _SENSEBOX_EYE,
@@ -81,8 +105,14 @@ BOARDS: dict[str, BoardDef] = {
             " CAMERA_DATA7=18 CAMERA_PCLK=13 CAMERA_DATA6=47 CAMERA_DATA2=11 CAMERA_DATA5=10 CAMERA_DATA3=9"
             " CAMERA_DATA4=8 CAMERA_SIOD=4 CAMERA_SIOC=5"
         ),
-        "CAMERA_DATA", (11, 9, 8, 10, 47, 18, 17, 16), vsync=6, href=7, pclk=13, xclk=15,
-        camera_sda=4, camera_scl=5,
+        "CAMERA_DATA",
+        (11, 9, 8, 10, 47, 18, 17, 16),
+        vsync=6,
+        href=7,
+        pclk=13,
+        xclk=15,
+        camera_sda=4,
+        camera_scl=5,
     ),
     "firebeetle2_esp32s3": BoardDef(
         _pins(
@@ -92,7 +122,14 @@ BOARDS: dict[str, BoardDef] = {
             " D13=21 LED=21 IO12=12 D12=12 IO13=13 IO14=14 D10=14 CAM_VSYNC=6 CAM_HREF=42 CAM_PCLK=5"
             " CAM_XCLK=45"
         ),
-        "CAM_DATA", (39, 40, 41, 4, 7, 8, 46, 48), vsync=6, href=42, pclk=5, xclk=45,
-        camera_sda=1, camera_scl=2, axp313a=True,
+        "CAM_DATA",
+        (39, 40, 41, 4, 7, 8, 46, 48),
+        vsync=6,
+        href=42,
+        pclk=5,
+        xclk=45,
+        camera_sda=1,
+        camera_scl=2,
+        axp313a=True,
     ),
 }

@@ -12,11 +12,14 @@ from hostsim.faults import GRAMMAR, KINDS, FaultSpecError, parse_fault
 from hostsim.settings import parse_override
 from hostsim.world import Config
 
-EPILOG = f"""\
+EPILOG = (
+    f"""\
 fault grammar (--fault, repeatable): {GRAMMAR}
   times are seconds since hostsim started and survive board resets; without +DURATION a window lasts
   until the end of the run.
-""" + "\n".join(f"  {kind:7} {text}" for kind, text in sorted(KINDS.items())) + """
+"""
+    + "\n".join(f"  {kind:7} {text}" for kind, text in sorted(KINDS.items()))
+    + """
   examples: --fault wifi@5+3 --fault camera@4+2 --fault dns@3+2 --fault memory@3+1 --fault hang@6
 
 link model: --link-kbps N drains the board's one lwIP send buffer (5744 bytes) onto the air at N KB/s
@@ -29,6 +32,7 @@ console: hostsim's own lines start with "[hostsim]"; code.py's output is printed
   interrupts code.py (KeyboardInterrupt), prints a one-line "[hostsim] end after ..." summary and exits 0
   (1 if code.py ended with an uncaught exception, 130 on Ctrl-C).
 """
+)
 
 
 def _positive(text: str) -> float:
@@ -78,25 +82,58 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("circuitpy", nargs="?", default="CIRCUITPY", metavar="CIRCUITPY",
-                   help="the drive folder holding code.py, settings.toml and lib/ (default: ./CIRCUITPY)")
+    p.add_argument(
+        "circuitpy",
+        nargs="?",
+        default="CIRCUITPY",
+        metavar="CIRCUITPY",
+        help="the drive folder holding code.py, settings.toml and lib/ (default: ./CIRCUITPY)",
+    )
     p.add_argument("--seconds", type=_positive, help="stop after N seconds (default: run until Ctrl-C)")
     p.add_argument("--sensor-fps", type=_positive, default=30.0, help="frames per second the sensor delivers (30)")
-    p.add_argument("--frames", metavar="DIR", help="play the JPEG files of DIR in name order, looping,"
-                   " instead of the generated test pattern")
-    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override a settings.toml key as os.getenv returns it (a str)")
-    p.add_argument("--fault", dest="faults", action="extend", nargs="+", default=[], metavar="SPEC",
-                   help="script a fault, see below")
+    p.add_argument(
+        "--frames",
+        metavar="DIR",
+        help="play the JPEG files of DIR in name order, looping, instead of the generated test pattern",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a settings.toml key as os.getenv returns it (a str)",
+    )
+    p.add_argument(
+        "--fault",
+        dest="faults",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SPEC",
+        help="script a fault, see below",
+    )
     p.add_argument("--link-kbps", type=_positive, help="limit sending to N KB/s (1 KB = 1000 bytes)")
     p.add_argument("--rtt-ms", type=_non_negative, default=0.0, help="round-trip delay in ms (0)")
-    p.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS), metavar="BOARD_ID",
-                   help=f"board.board_id and pin names (default {DEFAULT_BOARD}; one of: {', '.join(sorted(BOARDS))})")
-    p.add_argument("--no-psram", action="store_true",
-                   help="a board without PSRAM: CircuitPython has no espcamera module there")
-    p.add_argument("--circuitpython", type=_version, default=(10, 2), metavar="VERSION",
-                   help="the CircuitPython release whose os.getenv to follow: 10.0 and 10.1 parse bare values as"
-                        " integers and raise ValueError on others; 10.2 and 10.3 return text (default 10.2)")
+    p.add_argument(
+        "--board",
+        default=DEFAULT_BOARD,
+        choices=sorted(BOARDS),
+        metavar="BOARD_ID",
+        help=f"board.board_id and pin names (default {DEFAULT_BOARD}; one of: {', '.join(sorted(BOARDS))})",
+    )
+    p.add_argument(
+        "--no-psram", action="store_true", help="a board without PSRAM: CircuitPython has no espcamera module there"
+    )
+    p.add_argument(
+        "--circuitpython",
+        type=_version,
+        default=(10, 2),
+        metavar="VERSION",
+        help="the CircuitPython release whose os.getenv to follow: 10.0 and 10.1 parse bare values as"
+        " integers and raise ValueError on others; 10.2 and 10.3 return text (default 10.2)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the socket partial-send/EAGAIN pattern and RSSI (0)")
     p.add_argument("--mac", type=_mac, help="radio MAC (default: derived from CIRCUITPY, board, seed and --set)")
     return p
@@ -130,9 +167,19 @@ def config_from_args(argv: list[str]) -> Config:
         identity = f"{circuitpy}|{args.board}|{args.seed}|{sorted(overrides.items())}".encode()
         mac = b"\x7c\xdf\xa1" + hashlib.sha256(identity).digest()[:3]  # an Espressif OUI
     return Config(
-        circuitpy=circuitpy, board=args.board, seconds=args.seconds, sensor_fps=args.sensor_fps, frames=frames,
-        overrides=overrides, faults=faults, link_kbps=args.link_kbps, rtt_ms=args.rtt_ms, psram=not args.no_psram,
-        circuitpython=args.circuitpython, seed=args.seed, mac=mac,
+        circuitpy=circuitpy,
+        board=args.board,
+        seconds=args.seconds,
+        sensor_fps=args.sensor_fps,
+        frames=frames,
+        overrides=overrides,
+        faults=faults,
+        link_kbps=args.link_kbps,
+        rtt_ms=args.rtt_ms,
+        psram=not args.no_psram,
+        circuitpython=args.circuitpython,
+        seed=args.seed,
+        mac=mac,
     )
 
 

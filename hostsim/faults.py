@@ -50,7 +50,9 @@ def _seconds(text: str, what: str, spec: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise FaultSpecError(f"--fault {spec!r}: {what} {text!r} is not a number of seconds; grammar: {GRAMMAR}") from None
+        raise FaultSpecError(
+            f"--fault {spec!r}: {what} {text!r} is not a number of seconds; grammar: {GRAMMAR}"
+        ) from None
     return value
 
 

@@ -66,13 +66,22 @@ class TestPattern:
         block = max(4, width // 10)
         draw.rectangle((x - block // 2, height // 3, x + block // 2, height // 3 + block), fill=(255, 255, 255))
         draw.text(
-            (width // 20, height // 20), f"{index:06d}", font=font, fill=(255, 255, 255),
-            stroke_width=max(1, height // 180), stroke_fill=(0, 0, 0),
+            (width // 20, height // 20),
+            f"{index:06d}",
+            font=font,
+            fill=(255, 255, 255),
+            stroke_width=max(1, height // 180),
+            stroke_fill=(0, 0, 0),
         )
         small = max(8, height // 24)
-        draw.text((width // 20, height // 20 + height // 5), f"{self.label}  {width}x{height}  q{esp_quality}"
-                  f"  t={index / fps:.2f}s", font=font.font_variant(size=small), fill=(255, 255, 255),
-                  stroke_width=1, stroke_fill=(0, 0, 0))
+        draw.text(
+            (width // 20, height // 20 + height // 5),
+            f"{self.label}  {width}x{height}  q{esp_quality}  t={index / fps:.2f}s",
+            font=font.font_variant(size=small),
+            fill=(255, 255, 255),
+            stroke_width=1,
+            stroke_fill=(0, 0, 0),
+        )
         out = io.BytesIO()
         image.save(out, "JPEG", quality=pillow_quality(esp_quality))
         return out.getvalue()

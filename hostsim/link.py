@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 # lwIP on the ESP32-S3 accepts at most one TCP send buffer (4 x 1436-byte segments) per send() call.
 SEND_BUFFER = 5744

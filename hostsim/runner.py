@@ -10,17 +10,28 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType, FrameType
-from typing import Callable
 
 from hostsim import world as world_module
 from hostsim.console import LineConsole
 from hostsim.world import BoardReset, Config, SoftReload, World
 
 FAKES = Path(__file__).resolve().with_name("fakes")
-FAKE_MODULES = ("micropython", "watchdog", "microcontroller", "microcontroller.pin", "supervisor", "busio",
-                "board", "espidf", "wifi", "socketpool", "ssl")
+FAKE_MODULES = (
+    "micropython",
+    "watchdog",
+    "microcontroller",
+    "microcontroller.pin",
+    "supervisor",
+    "busio",
+    "board",
+    "espidf",
+    "wifi",
+    "socketpool",
+    "ssl",
+)
 # Fakes that exist only on some boards (they raise ImportError elsewhere, as on the board): imported on demand.
 OPTIONAL_FAKES = ("espcamera", "AXP313A")
 END_GRACE = 10.0  # seconds code.py may ignore the end-of-run interrupt before hostsim exits anyway
@@ -49,8 +60,8 @@ def install_modules(world: World) -> None:
     world_module.install(world)
     os.getenv = world.settings.getenv  # type: ignore[assignment]
     # The board's clocks count from its last reset, not from the PC's boot (uptime reports rely on it).
-    time.monotonic = world.uptime  # type: ignore[assignment]
-    time.monotonic_ns = lambda: int(world.uptime() * 1_000_000_000)  # type: ignore[assignment]
+    time.monotonic = world.uptime
+    time.monotonic_ns = lambda: int(world.uptime() * 1_000_000_000)
     gc.mem_alloc = lambda: world.heap()[0]  # type: ignore[attr-defined]
     gc.mem_free = lambda: world.heap()[1]  # type: ignore[attr-defined]
     gc.collect = board_collector(world, gc.collect)
@@ -119,8 +130,11 @@ class Board:
                     print(f"[hostsim] WATCHDOG RESET: not fed for {overdue:.1f} s (timeout {timeout:g} s)", flush=True)
                     world.interrupt(BoardReset("WATCHDOG"))
                 else:
-                    print(f"[hostsim] WATCHDOG RAISE: not fed for {overdue:.1f} s (timeout {timeout:g} s):"
-                          " watchdog.WatchDogTimeout raised in code.py", flush=True)
+                    print(
+                        f"[hostsim] WATCHDOG RAISE: not fed for {overdue:.1f} s (timeout {timeout:g} s):"
+                        " watchdog.WatchDogTimeout raised in code.py",
+                        flush=True,
+                    )
                     world.interrupt(sys.modules["watchdog"].WatchDogTimeout())
             seconds = world.config.seconds
             if seconds is not None and now >= seconds:
@@ -128,8 +142,11 @@ class Board:
                     ended_at = next_kick = now
                     world.ending = True
                 if now - ended_at > END_GRACE:
-                    print(f"[hostsim] code.py ignored the end-of-run KeyboardInterrupt for {END_GRACE:g} s"
-                          " (a bare except?); exiting", flush=True)
+                    print(
+                        f"[hostsim] code.py ignored the end-of-run KeyboardInterrupt for {END_GRACE:g} s"
+                        " (a bare except?); exiting",
+                        flush=True,
+                    )
                     print(world.summary("stuck"), flush=True)
                     os._exit(3)
                 if now >= next_kick:  # again every 2 s, in case code.py swallowed one
@@ -216,7 +233,7 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, board.on_sigint)
     os.chdir(config.circuitpy)
     console = LineConsole(sys.stdout)
-    sys.stdout = console  # type: ignore[assignment]
+    sys.stdout = console
     faults = " ".join(str(f) for f in world.faults.faults) or "none"
     frames = str(config.frames) if config.frames else "test pattern"
     print(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 from hostsim import world as world_module
 from hostsim.runner import FAKE_MODULES, FAKES, OPTIONAL_FAKES, board_collector

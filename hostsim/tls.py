@@ -62,8 +62,9 @@ class SSLContext:
     def check_hostname(self, value: bool) -> None:
         self._context.check_hostname = bool(value)
 
-    def load_verify_locations(self, cafile: str | None = None, capath: str | None = None,
-                              cadata: str | None = None) -> None:
+    def load_verify_locations(
+        self, cafile: str | None = None, capath: str | None = None, cadata: str | None = None
+    ) -> None:
         """One PEM certificate in `cadata` becomes the only trusted one (cafile/capath: not on the board)."""
         if cafile is not None or capath is not None:
             raise NotImplementedError("only cadata is supported")

@@ -10,9 +10,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hostsim.boards import BOARDS, BoardDef
 from hostsim.faults import Fault, FaultSchedule

@@ -4,7 +4,7 @@ Two loops take the same frames from a `fakes.FakeCamera` and push them over a `f
 (constant cost per call): "camstream" is the firmware's own `Streamer.step()` wired as `device.build()`
 wires it (real Settings, Camera, FrameUplink, Stats, WifiLink); "requests" is the loop users write,
 `adafruit_requests` `session.post(url, data=frame)` and a counter. Only what is off the frame path is
-faked here: the radio (connected), the hub control requests, board facts and the watchdog.
+faked here (testkit/fakes.py): the radio (connected), the hub control requests, board facts and the watchdog.
 
 `run()` sends one small warm-up frame (connect, register, heartbeat, first-call allocations), then
 runs the measured iterations with the GC disabled throughout. With `heap`, each iteration is
@@ -20,8 +20,21 @@ import gc
 import json
 import sys
 
-from fakes import FakeCamera, FakeClock, FakeConnectionManager, LeanSocket
-from upload_probe import API_KEY, DEVICE_ID, SERVER_URL, jpeg, requests_sender
+from fakes import (
+    API_KEY,
+    DEVICE_ID,
+    SERVER_URL,
+    FakeCamera,
+    FakeClock,
+    FakeConnectionManager,
+    FakeControl,
+    FakeRadio,
+    FakeSystem,
+    FakeWatchdog,
+    LeanSocket,
+    synthetic_jpeg,
+)
+from upload_probe import requests_sender
 
 WARM_UP_BYTES = 2048  # the warm-up frame: connect, register, heartbeat and first calls, cheaply
 MAX_FRAMES = 64
@@ -36,71 +49,6 @@ SETTINGS = {
     "CAMSTREAM_HEARTBEAT_S": "3600",
     "CAMSTREAM_STATS_S": "3600",
 }
-
-
-class Radio:
-    """wifi.radio while associated: the link never needs a rejoin."""
-
-    connected = True
-    ipv4_address = "127.0.0.1"
-    ap_info = None
-
-    def connect(self, ssid, password, timeout=None):
-        raise AssertionError("the benchmark's radio never drops")
-
-
-class Control:
-    """camstream.control.Control's surface; counts calls so off-path requests in measured frames show."""
-
-    def __init__(self):
-        self.registered = False
-        self.calls = 0
-
-    def register(self, name, ip_address, extra):
-        self.calls += 1
-        self.registered = True
-
-    def heartbeat(self, fields):
-        self.calls += 1
-
-
-class System:
-    """Board facts for heartbeats and the stats block (only read when those are due)."""
-
-    def free_heap(self):
-        return gc.mem_free()
-
-    def free_psram(self):
-        return None
-
-    def cpu_mhz(self):
-        return 240
-
-    def cpu_temperature(self):
-        return None
-
-    def reset_reason(self):
-        return "POWER_ON"
-
-    def uptime_ms(self):
-        return 0
-
-    def collect(self):
-        gc.collect()
-
-
-class Watchdog:
-    def __init__(self):
-        self.feeds = 0
-
-    def start(self):
-        pass
-
-    def feed(self):
-        self.feeds += 1
-
-    def stop(self):
-        pass
 
 
 class CamstreamLoop:
@@ -134,11 +82,11 @@ class CamstreamLoop:
         camera = Camera(open_camera, cfg.frame_size, cfg.jpeg_quality, cfg.framebuffers, True, sleep, collect)
         camera.open()
         uplink = FrameUplink(manager, cfg.server, cfg.api_key, cfg.device_id, cfg.upload, None, 5.0, clock)
-        link = WifiLink(Radio(), cfg.wifi_ssid, cfg.wifi_password, manager.close_all)
-        self.control = Control()
-        self.watchdog = Watchdog()
+        link = WifiLink(FakeRadio(), cfg.wifi_ssid, cfg.wifi_password, manager.close_all)
+        self.control = FakeControl()
+        self.watchdog = FakeWatchdog()
         self.mode = cfg.upload
-        self.streamer = Streamer(cfg, camera, uplink, self.control, link, System(), clock, sleep, self.watchdog)
+        self.streamer = Streamer(cfg, camera, uplink, self.control, link, FakeSystem(), clock, sleep, self.watchdog)
         self.step = self.streamer.step
 
     def counts(self):
@@ -148,7 +96,7 @@ class CamstreamLoop:
             "dropped": stats.frames_dropped,
             "bytes": stats.bytes_sent,
             "errors": sum(stats.errors.values()),
-            "off_path_requests": self.control.calls,
+            "off_path_requests": len(self.control.registrations) + len(self.control.heartbeats),
             "watchdog_feeds": self.watchdog.feeds,
         }
 
@@ -187,7 +135,7 @@ LOOPS = {"camstream": CamstreamLoop, "requests": RequestsLoop}
 def _subject(loop, size, max_send):
     """The loop under test after its warm-up iteration, and its socket."""
     sock = LeanSocket(max_send=max_send)
-    subject = LOOPS[loop]([jpeg(WARM_UP_BYTES)] + [jpeg(size)] * MAX_FRAMES, sock)
+    subject = LOOPS[loop]([synthetic_jpeg(WARM_UP_BYTES)] + [synthetic_jpeg(size)] * MAX_FRAMES, sock)
     subject.step()
     return subject, sock
 
@@ -294,11 +242,11 @@ def trace(loop, size, max_send=5744):
 def harness(calls, size, frames, max_send=5744):
     """Replay `calls` (from trace()) `frames` times on fresh fakes, straight-line: the harness's own fuel."""
     gc.disable()
-    frame = jpeg(size)
+    frame = synthetic_jpeg(size)
     sock = LeanSocket(max_send=max_send)
     camera = FakeCamera([frame] * MAX_FRAMES)
     clock = FakeClock()
-    watchdog = Watchdog()
+    watchdog = FakeWatchdog()
 
     def sleep(seconds):
         clock.advance(int(seconds * 1000))

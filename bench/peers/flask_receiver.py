@@ -12,7 +12,7 @@ import argparse
 from flask import Flask, Response, request
 
 app = Flask(__name__)
-frames = {}
+frames: dict[str, bytes] = {}
 
 
 @app.route("/upload", methods=["POST"])

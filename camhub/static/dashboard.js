@@ -76,6 +76,7 @@ function render(data) {
   }
   const online = data.devices.filter((d) => d.online).length;
   document.getElementById("summary").textContent = `${data.devices.length} devices, ${online} online`;
+  document.getElementById("version").textContent = data.version;
   document.getElementById("empty").hidden = data.devices.length > 0;
 }
 

@@ -66,7 +66,7 @@ class AXP313A:
             self.i2c.unlock()
 
 
-def enable_camera(axpobject: AXP313A, camera: list) -> bool:
+def enable_camera(axpobject: AXP313A, camera: list[float]) -> bool:
     return axpobject.set_power(camera[0], camera[1])
 
 

@@ -2,6 +2,7 @@
 
 import busio as _busio
 import microcontroller.pin as _pin
+
 from hostsim import world as _world
 
 _board = _world.get().board
@@ -16,6 +17,7 @@ del _name, _gpio
 def I2C() -> _busio.I2C:
     """The board's default bus, created once per boot (SCL/SDA)."""
     world = _world.get()
-    if world.board_i2c is None or world.board_i2c.deinited():
-        world.board_i2c = _busio.I2C(globals()["SCL"], globals()["SDA"])
-    return world.board_i2c
+    bus: _busio.I2C | None = world.board_i2c
+    if bus is None or bus.deinited():
+        bus = world.board_i2c = _busio.I2C(globals()["SCL"], globals()["SDA"])
+    return bus

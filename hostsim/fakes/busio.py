@@ -4,9 +4,10 @@ On the camera's bus the OV5640 answers at 0x3C and, on boards that have one, the
 whose registers record what is written to them. scan() and writeto() need the lock, as on the board.
 """
 
+from microcontroller import Pin as _Pin
+
 from hostsim import world as _world
 from hostsim.world import AXP313A_ADDRESS as _AXP313A
-from microcontroller import Pin as _Pin
 
 _OV5640_ADDRESS = 0x3C
 

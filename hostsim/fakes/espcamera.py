@@ -7,53 +7,100 @@ a Camera() that fails after claiming its pins keeps them until the half-built ob
 boards with PSRAM: with --no-psram this module does not exist.
 """
 
+from __future__ import annotations
+
 import time as _time
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import busio as _busio
 import espidf as _espidf
+from microcontroller import Pin as _Pin
+
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
 from hostsim.frames import JpegFolder as _JpegFolder
 from hostsim.frames import TestPattern as _TestPattern
 from hostsim.sensor import Sensor as _Sensor
-from microcontroller import Pin as _Pin
 
 if not _world.get().config.psram:
     raise ImportError("no module named 'espcamera'")
 
 
 class GrabMode(CPEnum):
-    pass
-
-
-GrabMode.define(("WHEN_EMPTY", "LATEST"))
+    WHEN_EMPTY: ClassVar[GrabMode]
+    LATEST: ClassVar[GrabMode]
 
 
 class PixelFormat(CPEnum):
-    pass
-
-
-PixelFormat.define(("RGB565", "GRAYSCALE", "JPEG"))
+    RGB565: ClassVar[PixelFormat]
+    GRAYSCALE: ClassVar[PixelFormat]
+    JPEG: ClassVar[PixelFormat]
 
 
 class GainCeiling(CPEnum):
-    pass
-
-
-GainCeiling.define(("GAIN_2X", "GAIN_4X", "GAIN_8X", "GAIN_16X", "GAIN_32X", "GAIN_64X", "GAIN_128X"))
+    GAIN_2X: ClassVar[GainCeiling]
+    GAIN_4X: ClassVar[GainCeiling]
+    GAIN_8X: ClassVar[GainCeiling]
+    GAIN_16X: ClassVar[GainCeiling]
+    GAIN_32X: ClassVar[GainCeiling]
+    GAIN_64X: ClassVar[GainCeiling]
+    GAIN_128X: ClassVar[GainCeiling]
 
 
 class FrameSize(CPEnum):
-    pass
+    _values: ClassVar[dict[str, Any]] = {
+        "R96X96": (96, 96),
+        "QQVGA": (160, 120),
+        "QCIF": (176, 144),
+        "HQVGA": (240, 176),
+        "R240X240": (240, 240),
+        "QVGA": (320, 240),
+        "CIF": (400, 296),
+        "HVGA": (480, 320),
+        "VGA": (640, 480),
+        "SVGA": (800, 600),
+        "XGA": (1024, 768),
+        "HD": (1280, 720),
+        "SXGA": (1280, 1024),
+        "UXGA": (1600, 1200),
+        "FHD": (1920, 1080),
+        "P_HD": (720, 1280),
+        "P_3MP": (864, 1536),
+        "QXGA": (2048, 1536),
+        "QHD": (2560, 1440),
+        "WQXGA": (2560, 1600),
+        "P_FHD": (1080, 1920),
+        "QSXGA": (2560, 1920),
+    }
+    R96X96: ClassVar[FrameSize]
+    QQVGA: ClassVar[FrameSize]
+    QCIF: ClassVar[FrameSize]
+    HQVGA: ClassVar[FrameSize]
+    R240X240: ClassVar[FrameSize]
+    QVGA: ClassVar[FrameSize]
+    CIF: ClassVar[FrameSize]
+    HVGA: ClassVar[FrameSize]
+    VGA: ClassVar[FrameSize]
+    SVGA: ClassVar[FrameSize]
+    XGA: ClassVar[FrameSize]
+    HD: ClassVar[FrameSize]
+    SXGA: ClassVar[FrameSize]
+    UXGA: ClassVar[FrameSize]
+    FHD: ClassVar[FrameSize]
+    P_HD: ClassVar[FrameSize]
+    P_3MP: ClassVar[FrameSize]
+    QXGA: ClassVar[FrameSize]
+    QHD: ClassVar[FrameSize]
+    WQXGA: ClassVar[FrameSize]
+    P_FHD: ClassVar[FrameSize]
+    QSXGA: ClassVar[FrameSize]
 
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.value
+        return int(width), int(height)
 
-FrameSize.define({
-    "R96X96": (96, 96), "QQVGA": (160, 120), "QCIF": (176, 144), "HQVGA": (240, 176), "R240X240": (240, 240),
-    "QVGA": (320, 240), "CIF": (400, 296), "HVGA": (480, 320), "VGA": (640, 480), "SVGA": (800, 600),
-    "XGA": (1024, 768), "HD": (1280, 720), "SXGA": (1280, 1024), "UXGA": (1600, 1200), "FHD": (1920, 1080),
-    "P_HD": (720, 1280), "P_3MP": (864, 1536), "QXGA": (2048, 1536), "QHD": (2560, 1440),
-    "WQXGA": (2560, 1600), "P_FHD": (1080, 1920), "QSXGA": (2560, 1920),
-})
 
 _NOT_FOUND = "Requested resource not found"  # ESP_ERR_NOT_FOUND: the sensor did not answer the probe
 
@@ -88,10 +135,22 @@ def _flag(default: bool = False) -> _Setting:
 
 class Camera:
     def __init__(
-        self, *, data_pins, pixel_clock_pin, vsync_pin, href_pin, i2c, external_clock_pin=None,
-        external_clock_frequency=20_000_000, powerdown_pin=None, reset_pin=None,
-        pixel_format=PixelFormat.RGB565, frame_size=FrameSize.QQVGA, jpeg_quality=15, framebuffer_count=1,
-        grab_mode=GrabMode.WHEN_EMPTY,
+        self,
+        *,
+        data_pins: Iterable[_Pin],
+        pixel_clock_pin: _Pin,
+        vsync_pin: _Pin,
+        href_pin: _Pin,
+        i2c: _busio.I2C,
+        external_clock_pin: _Pin | None = None,
+        external_clock_frequency: int = 20_000_000,
+        powerdown_pin: _Pin | None = None,
+        reset_pin: _Pin | None = None,
+        pixel_format: PixelFormat = PixelFormat.RGB565,
+        frame_size: FrameSize = FrameSize.QQVGA,
+        jpeg_quality: int = 15,
+        framebuffer_count: int = 1,
+        grab_mode: GrabMode = GrabMode.WHEN_EMPTY,
     ) -> None:
         world = _world.get()
         data_pins = tuple(data_pins)
@@ -99,8 +158,15 @@ class Camera:
             raise ValueError("data_pins length must be 8")
         named = [("pixel_clock_pin", pixel_clock_pin), ("vsync_pin", vsync_pin), ("href_pin", href_pin)]
         named += [(f"data_pins[{i}]", p) for i, p in enumerate(data_pins)]
-        named += [(n, p) for n, p in (("external_clock_pin", external_clock_pin),
-                                      ("powerdown_pin", powerdown_pin), ("reset_pin", reset_pin)) if p is not None]
+        named += [
+            (n, p)
+            for n, p in (
+                ("external_clock_pin", external_clock_pin),
+                ("powerdown_pin", powerdown_pin),
+                ("reset_pin", reset_pin),
+            )
+            if p is not None
+        ]
         for name, pin in named:
             if not isinstance(pin, _Pin):
                 raise TypeError(f"{name} must be of type Pin, not {type(pin).__name__}")
@@ -114,29 +180,43 @@ class Camera:
         if not 1 <= framebuffer_count <= 2:
             raise ValueError("framebuffer_count must be 1-2")
         if pixel_format is not PixelFormat.JPEG:
-            raise NotImplementedError("hostsim's camera produces JPEG only: pass pixel_format=espcamera.PixelFormat.JPEG")
+            raise NotImplementedError(
+                "hostsim's camera produces JPEG only: pass pixel_format=espcamera.PixelFormat.JPEG"
+            )
         for name, pin in named:
             world.check_free(pin._gpio, name)  # shared-bindings validates every pin before construct claims any
         claimed = [pin._gpio for _, pin in named]
-        for gpio, (name, _) in zip(claimed, named):
+        for gpio, (name, _) in zip(claimed, named, strict=True):
             world.claim(gpio, name)
         try:
             if world.camera is not None:
                 raise _espidf.IDFError("Invalid state")  # esp_camera_init() twice
             board = world.board
-            wiring = (tuple(p._gpio for p in data_pins), pixel_clock_pin._gpio, vsync_pin._gpio, href_pin._gpio,
-                      None if external_clock_pin is None else external_clock_pin._gpio, i2c.sda_gpio, i2c.scl_gpio)
-            if wiring != (board.data, board.pclk, board.vsync, board.href, board.xclk, board.camera_sda,
-                          board.camera_scl) or not world.camera_powered():
+            wiring = (
+                tuple(p._gpio for p in data_pins),
+                pixel_clock_pin._gpio,
+                vsync_pin._gpio,
+                href_pin._gpio,
+                None if external_clock_pin is None else external_clock_pin._gpio,
+                i2c.sda_gpio,
+                i2c.scl_gpio,
+            )
+            if (
+                wiring
+                != (board.data, board.pclk, board.vsync, board.href, board.xclk, board.camera_sda, board.camera_scl)
+                or not world.camera_powered()
+            ):
                 raise _espidf.IDFError(_NOT_FOUND)
             self._pins = claimed
-            self._settings = {"quality": jpeg_quality}
+            self._settings: dict[str, int | bool] = {"quality": jpeg_quality}
             self._deinited = False
             self._allocate(frame_size, framebuffer_count)
         except BaseException:
             world.leave_to_collector(claimed)  # only the finaliser of the half-built object frees them
             raise
-        self._frame_size, self._grab_mode = frame_size, grab_mode
+        self._frame_size: FrameSize = frame_size
+        self._grab_mode: GrabMode = grab_mode
+        source: _JpegFolder | _TestPattern
         if world.config.frames is not None:
             source = _JpegFolder(world.config.frames)
         else:
@@ -148,7 +228,7 @@ class Camera:
 
     # buffers
     def _allocate(self, frame_size: FrameSize, count: int) -> None:
-        width, height = frame_size.value
+        width, height = frame_size.size
         size = width * height // 5
         if not _world.get().config.psram and count > 1:
             raise _espidf.MemoryError("Out of memory: more than one frame buffer needs PSRAM")
@@ -175,7 +255,7 @@ class Camera:
         self._held = None
 
     def _configure_sensor(self) -> None:
-        width, height = self._frame_size.value
+        width, height = self._frame_size.size
         self._sensor.configure(width, height, self._settings["quality"])
 
     def _check(self) -> None:
@@ -278,7 +358,7 @@ class Camera:
         if world.camera is self:
             world.camera = None
 
-    def __enter__(self) -> "Camera":
+    def __enter__(self) -> Camera:
         return self
 
     def __exit__(self, *args: object) -> None:
@@ -288,7 +368,7 @@ class Camera:
     @property
     def quality(self) -> int:
         self._check()
-        return self._settings["quality"]
+        return int(self._settings["quality"])
 
     @quality.setter
     def quality(self, value: int) -> None:
@@ -321,12 +401,12 @@ class Camera:
     @property
     def width(self) -> int:
         self._check()
-        return self._frame_size.value[0]
+        return self._frame_size.size[0]
 
     @property
     def height(self) -> int:
         self._check()
-        return self._frame_size.value[1]
+        return self._frame_size.size[1]
 
     @property
     def max_frame_size(self) -> FrameSize:

@@ -33,9 +33,17 @@ _PARTIAL_CHANCE = 0.25
 
 
 def _oserror(code: int) -> OSError:
-    names = {EAGAIN: "EAGAIN", EBADF: "EBADF", EINVAL: "EINVAL", ECONNRESET: "ECONNRESET",
-             ECONNABORTED: "ECONNABORTED", ENOTCONN: "ENOTCONN", EISCONN: "EISCONN", ETIMEDOUT: "ETIMEDOUT",
-             EHOSTUNREACH: "EHOSTUNREACH"}
+    names = {
+        EAGAIN: "EAGAIN",
+        EBADF: "EBADF",
+        EINVAL: "EINVAL",
+        ECONNRESET: "ECONNRESET",
+        ECONNABORTED: "ECONNABORTED",
+        ENOTCONN: "ENOTCONN",
+        EISCONN: "EISCONN",
+        ETIMEDOUT: "ETIMEDOUT",
+        EHOSTUNREACH: "EHOSTUNREACH",
+    }
     return OSError(code, names.get(code, str(code)))
 
 
@@ -88,11 +96,13 @@ class Socket:
     def _blackholed(self, world: "_world.World") -> bool:
         """A blackhole began while this connection was open (or is on now): nothing gets through any more."""
         return world.fault("blackhole") is not None or (
-            self._connected_at is not None and world.faults.began_between("blackhole", self._connected_at, world.now()))
+            self._connected_at is not None and world.faults.began_between("blackhole", self._connected_at, world.now())
+        )
 
     def _aborted(self, world: "_world.World") -> bool:
         return world.fault("wifi") is not None or (
-            self._connected_at is not None and world.faults.began_between("wifi", self._connected_at, world.now()))
+            self._connected_at is not None and world.faults.began_between("wifi", self._connected_at, world.now())
+        )
 
     def settimeout(self, value) -> None:  # type: ignore[no-untyped-def]
         if value is not None and value < 0:
@@ -142,8 +152,9 @@ class Socket:
             self._sock.setblocking(False)
         self._connected_at = world.now()
         if self._shaped:
-            self._reader = _threading.Thread(target=self._read_in, args=(world,), name="hostsim-socket-reader",
-                                             daemon=True)
+            self._reader = _threading.Thread(
+                target=self._read_in, args=(world,), name="hostsim-socket-reader", daemon=True
+            )
             self._reader.start()
 
     def send(self, data) -> int:  # type: ignore[no-untyped-def]
@@ -193,8 +204,9 @@ class Socket:
             self._out.append((drained_at, chunk))
             self._queued += len(chunk)
             if self._writer is None:
-                self._writer = _threading.Thread(target=self._write_out, args=(world,), name="hostsim-socket-writer",
-                                                 daemon=True)
+                self._writer = _threading.Thread(
+                    target=self._write_out, args=(world,), name="hostsim-socket-writer", daemon=True
+                )
                 self._writer.start()
             self._cond.notify_all()
 
@@ -224,7 +236,7 @@ class Socket:
         while view:
             try:
                 _select.select([], [self._sock], [], 0.1)
-                view = view[self._sock.send(view):]
+                view = view[self._sock.send(view) :]
             except BlockingIOError:
                 continue
             except OSError:

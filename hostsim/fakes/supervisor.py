@@ -1,21 +1,27 @@
 """CircuitPython `supervisor`: the ticks clock that wraps, soft reloads and run-time facts."""
 
+from __future__ import annotations
+
+from typing import ClassVar
+
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
 
 
 class RunReason(CPEnum):
-    pass
-
-
-RunReason.define(("STARTUP", "AUTO_RELOAD", "SUPERVISOR_RELOAD", "REPL_RELOAD"))
+    STARTUP: ClassVar[RunReason]
+    AUTO_RELOAD: ClassVar[RunReason]
+    SUPERVISOR_RELOAD: ClassVar[RunReason]
+    REPL_RELOAD: ClassVar[RunReason]
 
 
 class SafeModeReason(CPEnum):
-    pass
-
-
-SafeModeReason.define(("NONE", "BROWNOUT", "HARD_FAULT", "PROGRAMMATIC", "USER", "WATCHDOG"))
+    NONE: ClassVar[SafeModeReason]
+    BROWNOUT: ClassVar[SafeModeReason]
+    HARD_FAULT: ClassVar[SafeModeReason]
+    PROGRAMMATIC: ClassVar[SafeModeReason]
+    USER: ClassVar[SafeModeReason]
+    WATCHDOG: ClassVar[SafeModeReason]
 
 
 def ticks_ms() -> int:
@@ -41,7 +47,7 @@ class Runtime:
 
     @property
     def run_reason(self) -> RunReason:
-        return getattr(RunReason, _world.get().run_reason)
+        return RunReason.named(_world.get().run_reason)
 
 
 runtime = Runtime()

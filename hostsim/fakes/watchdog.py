@@ -1,14 +1,16 @@
 """CircuitPython `watchdog`; the one timer is `microcontroller.watchdog`, checked by hostsim's monitor thread."""
 
+from __future__ import annotations
+
+from typing import ClassVar
+
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
 
 
 class WatchDogMode(CPEnum):
-    pass
-
-
-WatchDogMode.define(("RAISE", "RESET"))
+    RAISE: ClassVar[WatchDogMode]
+    RESET: ClassVar[WatchDogMode]
 
 
 class WatchDogTimeout(Exception):
@@ -34,7 +36,7 @@ class WatchDogTimer:
     @property
     def mode(self):  # type: ignore[no-untyped-def]
         name = _world.get().watchdog_mode
-        return None if name is None else getattr(WatchDogMode, name)
+        return None if name is None else WatchDogMode.named(name)
 
     @mode.setter
     def mode(self, value) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,11 @@ The AP is the CIRCUITPY_WIFI_SSID/PASSWORD of settings.toml (any network is acce
 board's own address is 127.0.0.1 so the hub on this PC is reachable. `--fault wifi@...` takes the AP away.
 """
 
+from __future__ import annotations
+
 import ipaddress as _ipaddress
 import time as _time
+from typing import ClassVar
 
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
@@ -17,17 +20,20 @@ _CHANNEL = 6
 
 
 class PowerManagement(CPEnum):
-    pass
-
-
-PowerManagement.define(("MIN", "MAX", "NONE", "UNKNOWN"))
+    MIN: ClassVar[PowerManagement]
+    MAX: ClassVar[PowerManagement]
+    NONE: ClassVar[PowerManagement]
+    UNKNOWN: ClassVar[PowerManagement]
 
 
 class AuthMode(CPEnum):
-    pass
-
-
-AuthMode.define(("OPEN", "WEP", "WPA", "WPA2", "WPA3", "PSK", "ENTERPRISE"))
+    OPEN: ClassVar[AuthMode]
+    WEP: ClassVar[AuthMode]
+    WPA: ClassVar[AuthMode]
+    WPA2: ClassVar[AuthMode]
+    WPA3: ClassVar[AuthMode]
+    PSK: ClassVar[AuthMode]
+    ENTERPRISE: ClassVar[AuthMode]
 
 
 class Network:
@@ -87,7 +93,7 @@ class Radio:
 
     @property
     def power_management(self) -> PowerManagement:
-        return getattr(PowerManagement, _world.get().power_management)
+        return PowerManagement.named(_world.get().power_management)
 
     @power_management.setter
     def power_management(self, value: PowerManagement) -> None:
@@ -116,7 +122,7 @@ class Radio:
         return _ipaddress.IPv4Address("127.0.0.1") if self.connected else _ipaddress.IPv4Address("0.0.0.0")
 
     @property
-    def addresses(self) -> tuple:
+    def addresses(self) -> tuple[str, ...]:
         return ("127.0.0.1",) if self.connected else ()
 
     @property

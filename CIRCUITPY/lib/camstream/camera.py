@@ -31,17 +31,23 @@ def explain_init_error(exc, has_psram, frame_size, framebuffers):
     if "axp313a" in low:
         return "the camera's power chip did not answer, so the camera stays unpowered (%s)" % text
     if isinstance(exc, MemoryError) or "no_mem" in low or "memory" in low:
-        return "not enough PSRAM for %d frame buffer(s) at %s: lower CAMSTREAM_FRAME_SIZE or CAMSTREAM_FRAMEBUFFERS (%s)" % (
-            framebuffers,
-            frame_size,
-            text,
+        return (
+            "not enough PSRAM for %d frame buffer(s) at %s: lower CAMSTREAM_FRAME_SIZE or CAMSTREAM_FRAMEBUFFERS (%s)"
+            % (
+                framebuffers,
+                frame_size,
+                text,
+            )
         )
     if "pull up" in low or "pull-up" in low:
         return "no pull-up on the camera I2C lines: the camera is unpowered or its ribbon cable is loose (%s)" % text
     if "in use" in low or "pin" in low:
         return "pin conflict or wrong pin map: check CAMSTREAM_BOARD / CAMSTREAM_PINS (%s)" % text
     if "not found" in low or "not detected" in low or "0x20001" in low or "0x105" in low or "timeout" in low:
-        return "camera sensor not detected: check the ribbon cable (seated, contacts the right way), the camera's power, and the pin map (%s)" % text
+        return (
+            "camera sensor not detected: check the ribbon cable (seated, contacts"
+            " the right way), the camera's power, and the pin map (%s)" % text
+        )
     return "camera init failed: check pins, power and the ribbon cable (%s: %s)" % (type(exc).__name__, text)
 
 
@@ -88,7 +94,13 @@ class Camera:
             self.sensor_name = getattr(cam, "sensor_name", "") or ""
             print(
                 "Camera: %s ready, %s, quality %d, %d buffer(s), grab %s"
-                % (self.sensor_name or "sensor", self.frame_size, self.quality, self.framebuffers, grab_mode(self.framebuffers))
+                % (
+                    self.sensor_name or "sensor",
+                    self.frame_size,
+                    self.quality,
+                    self.framebuffers,
+                    grab_mode(self.framebuffers),
+                )
             )
             return cam
         raise CameraInitError(first)

@@ -56,7 +56,7 @@ def read_settings():
 def _pin(ref):
     if isinstance(ref, str):
         return getattr(board, ref)
-    return getattr(getattr(microcontroller, "pin"), "GPIO%d" % ref)  # microcontroller.pin is not in the stubs
+    return getattr(microcontroller.pin, "GPIO%d" % ref)
 
 
 def _optional_pin(ref):

@@ -36,9 +36,7 @@ BOARDS = {
     ),
     "sensebox_eye_esp32s3": _SENSEBOX_EYE,
     "sensebox_mcu_eye_esp32s3": _SENSEBOX_EYE,
-    "prokyber_ai_on_the_edge_cam": PinSpec(
-        "CAMERA_DATA", "CAMERA_VSYNC", "CAMERA_HREF", "CAMERA_PCLK", "CAMERA_XCLK"
-    ),
+    "prokyber_ai_on_the_edge_cam": PinSpec("CAMERA_DATA", "CAMERA_VSYNC", "CAMERA_HREF", "CAMERA_PCLK", "CAMERA_XCLK"),
     # Its camera rails come from an AXP313A; CircuitPython freezes that driver in but leaves the rails off.
     "firebeetle2_esp32s3": PinSpec("CAM_DATA", "CAM_VSYNC", "CAM_HREF", "CAM_PCLK", "CAM_XCLK", power="axp313a"),
 }

@@ -197,7 +197,10 @@ class Streamer:
         self._refused = None
         status, frame_len, detail = refused
         if status == 413:
-            detail = "frame of %d bytes too large for the hub: lower CAMSTREAM_FRAME_SIZE or raise the hub's limit" % frame_len
+            detail = (
+                "frame of %d bytes too large for the hub: lower CAMSTREAM_FRAME_SIZE or raise the hub's limit"
+                % frame_len
+            )
         raise HTTPStatusError(status, "frame upload", detail)
 
     def _fail(self, exc):

@@ -35,4 +35,4 @@ def default_clock():
             return time.monotonic_ns() // 1000000
 
         return monotonic_ms
-    return getattr(time, "ticks_ms")
+    return getattr(time, "ticks_ms")  # noqa: B009  (MicroPython has it; CircuitPython's stubs rightly do not)

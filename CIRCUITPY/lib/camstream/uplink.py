@@ -228,7 +228,10 @@ class FrameUplink:
             keep = self._answer(sock, frame_len, None, deadline)
             if self.status in (400, 415) and self.mode == "multipart" and not self._fell_back:
                 self._fell_back = True
-                print("Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads" % self.status)
+                print(
+                    "Uplink: server answered HTTP %d to a multipart frame; switching to raw image/jpeg uploads"
+                    % self.status
+                )
                 self._use("raw")
                 if not keep:
                     self._drop(sock)
@@ -383,7 +386,9 @@ class FrameUplink:
             else:
                 time.sleep(_EAGAIN_PAUSE_S)
             if diff(deadline, clock()) <= 0:
-                raise UploadTimeout("upload timed out after %.1f s (%d of %d bytes sent)" % (self._timeout_s, pos, total))
+                raise UploadTimeout(
+                    "upload timed out after %.1f s (%d of %d bytes sent)" % (self._timeout_s, pos, total)
+                )
 
     def _recv(self, sock, start, limit, deadline):
         """recv_into rx[start:start+limit]; waits out EAGAIN/socket timeouts until the deadline."""

@@ -1,10 +1,14 @@
 """CircuitPython `microcontroller` of an ESP32-S3 at 240 MHz."""
 
+from __future__ import annotations
+
 import time as _time
+from typing import ClassVar
+
+from watchdog import WatchDogTimer as _WatchDogTimer
 
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
-from watchdog import WatchDogTimer as _WatchDogTimer
 
 
 class Pin:
@@ -21,19 +25,21 @@ class Pin:
 
 
 class ResetReason(CPEnum):
-    pass
-
-
-ResetReason.define(
-    ("POWER_ON", "BROWNOUT", "SOFTWARE", "DEEP_SLEEP_ALARM", "RESET_PIN", "WATCHDOG", "UNKNOWN", "RESCUE_DEBUG")
-)
+    POWER_ON: ClassVar[ResetReason]
+    BROWNOUT: ClassVar[ResetReason]
+    SOFTWARE: ClassVar[ResetReason]
+    DEEP_SLEEP_ALARM: ClassVar[ResetReason]
+    RESET_PIN: ClassVar[ResetReason]
+    WATCHDOG: ClassVar[ResetReason]
+    UNKNOWN: ClassVar[ResetReason]
+    RESCUE_DEBUG: ClassVar[ResetReason]
 
 
 class RunMode(CPEnum):
-    pass
-
-
-RunMode.define(("NORMAL", "SAFE_MODE", "UF2", "BOOTLOADER"))
+    NORMAL: ClassVar[RunMode]
+    SAFE_MODE: ClassVar[RunMode]
+    UF2: ClassVar[RunMode]
+    BOOTLOADER: ClassVar[RunMode]
 
 
 class Processor:
@@ -53,7 +59,7 @@ class Processor:
 
     @property
     def reset_reason(self) -> ResetReason:
-        return getattr(ResetReason, _world.get().reset_reason)
+        return ResetReason.named(_world.get().reset_reason)
 
     @property
     def uid(self) -> bytearray:
@@ -87,4 +93,4 @@ def enable_interrupts() -> None:
     pass
 
 
-from microcontroller import pin  # noqa: E402  (needs Pin defined above)
+from microcontroller import pin as pin  # noqa: E402  (needs Pin defined above)

@@ -13,6 +13,33 @@ ECONNRESET = 104
 
 OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 TICKS_PERIOD = 1 << 29
+# The hub the probes' fakes stand for, and who they are to it.
+HOST = "127.0.0.1"
+PORT = 8080
+SERVER_URL = "http://%s:%d" % (HOST, PORT)
+API_KEY = "probe-key"
+DEVICE_ID = "probe-cam"
+
+
+def http_response(status, body, content_type=b"application/json", headers=b""):
+    """One HTTP/1.1 answer as a hub would send it (`headers`: more header lines, each ending in CRLF)."""
+    return b"HTTP/1.1 %d Status\r\nContent-Type: %s\r\n%sContent-Length: %d\r\n\r\n%s" % (
+        status,
+        content_type,
+        headers,
+        len(body),
+        body,
+    )
+
+
+def synthetic_jpeg(size):
+    """`size` bytes that look like a JPEG (SOI ... EOI) and vary, so misplaced bytes show."""
+    body = bytearray(size)
+    body[0:2] = b"\xff\xd8"
+    for i in range(2, size - 2):
+        body[i] = (i * 7 + (i >> 8)) & 0xFF
+    body[size - 2 : size] = b"\xff\xd9"
+    return bytes(body)
 
 
 class FakeSocket:
@@ -21,8 +48,8 @@ class FakeSocket:
     `response` is one response (bytes) served for every request, or a list served in order whose
     last item repeats. Requests are told apart by their heads' Content-Length, so pipelined requests
     each get their answer in order, and a client that does not drain a response reads its stale
-    bytes next time, as on a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after` (bytes, 0 =
-    never) makes `send` raise ECONNRESET once that many bytes went out, like a peer reset mid-upload.
+    bytes next time, as on a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after`
+    (bytes, 0 = never) makes `send` raise ECONNRESET once that many bytes went out, like a peer reset mid-upload.
     """
 
     def __init__(self, response=OK_RESPONSE, max_send=5744, eagain_every=7, keep=False, recv_max=0, reset_after=0):
@@ -347,3 +374,106 @@ class FakeClock:
     def sleep(self, seconds):
         self.sleeps.append(seconds)
         self.ms += int(seconds * 1000)
+
+
+class FakeRadio:
+    """wifi.radio: connect() checks lengths first and raises ValueError, as shared-bindings/wifi/Radio.c does;
+    `fail` (an exception) makes every join fail after that check. `joins` records (ssid, password, timeout)."""
+
+    def __init__(self, connected=True, rssi=-55, fail=None):
+        self.connected = connected
+        self.rssi = rssi
+        self.fail = fail
+        self.joins = []
+        self.power_management = None
+        self.ipv4_address = "192.168.1.77" if connected else None
+        self.ap_info = FakeNetwork(rssi) if connected else None
+
+    def connect(self, ssid, password=b"", *, channel=0, bssid=None, timeout=None):
+        self.joins.append((ssid, password, timeout))
+        if not 1 <= len(ssid) <= 32:
+            raise ValueError("ssid length must be 1-32")
+        if password and not 8 <= len(password) <= 64:
+            raise ValueError("password length must be 8-64")
+        if self.fail is not None:
+            raise self.fail
+        self.connected = True
+        self.ipv4_address = "192.168.1.77"
+        self.ap_info = FakeNetwork(self.rssi)
+
+
+class FakeNetwork:
+    """wifi.Network of the access point joined."""
+
+    def __init__(self, rssi):
+        self.rssi = rssi
+
+
+class FakeSystem:
+    """The firmware's board facts (camstream.device.System) with fixed values; counts collect() calls."""
+
+    def __init__(self, free_heap=100000, free_psram=2000000, temperature=40.5):
+        self._free_heap = free_heap
+        self._free_psram = free_psram
+        self._temperature = temperature
+        self.collects = 0
+
+    def free_heap(self):
+        return self._free_heap
+
+    def free_psram(self):
+        return self._free_psram
+
+    def cpu_mhz(self):
+        return 240
+
+    def cpu_temperature(self):
+        return self._temperature
+
+    def reset_reason(self):
+        return "POWER_ON"
+
+    def uptime_ms(self):
+        return 5000
+
+    def collect(self):
+        self.collects += 1
+
+
+class FakeWatchdog:
+    """camstream.device.Watchdog's surface: counts feeds."""
+
+    def __init__(self):
+        self.started = self.stopped = False
+        self.feeds = 0
+
+    def start(self):
+        self.started = True
+
+    def feed(self):
+        self.feeds += 1
+
+    def stop(self):
+        self.stopped = True
+
+
+class FakeControl:
+    """camstream.control.Control's surface without a hub: records registrations and heartbeats; `fail` (an
+    exception) makes both raise it."""
+
+    def __init__(self):
+        self.registered = False
+        self.registrations = []
+        self.heartbeats = []
+        self.fail = None
+
+    def register(self, name, ip_address, extra):
+        if self.fail:
+            raise self.fail
+        self.registrations.append((name, ip_address, extra))
+        self.registered = True
+
+    def heartbeat(self, fields):
+        if self.fail:
+            raise self.fail
+        self.heartbeats.append(fields)

@@ -1,9 +1,7 @@
-"""End-to-end helpers: the virtual board as a subprocess with a timestamped console, test frames, stats blocks."""
+"""The virtual board (and any program) as a subprocess with a timestamped console, and readers of its stats blocks."""
 
 from __future__ import annotations
 
-import io
-import random
 import signal
 import subprocess
 import sys
@@ -12,30 +10,25 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
 ROOT = Path(__file__).resolve().parent.parent
 CIRCUITPY = ROOT / "CIRCUITPY"
 STATS_HEADER = "=== CamStream stats ==="
-STATS_LABELS = ("Runtime", "FPS", "Frames total", "Frames sent", "Frames dropped", "Success rate", "Average frame",
-                "Throughput", "Free heap", "Free PSRAM", "WiFi RSSI", "CPU", "Rating", "Errors")
-
-
-def make_frames(folder: Path, count: int, size: tuple[int, int] = (320, 240)) -> list[bytes]:
-    """`count` distinct JPEG files frame000.jpg... (noise makes every one different); returns their bytes in order."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(count)
-    frames = []
-    for i in range(count):
-        image = Image.effect_noise(size, 40 + i).convert("RGB")
-        ImageDraw.Draw(image).rectangle((8, 8, 8 + 12 * i, 40), fill=(rng.randrange(256), 60, 200))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=70)
-        data = out.getvalue()
-        (folder / f"frame{i:03d}.jpg").write_bytes(data)
-        frames.append(data)
-    assert len(set(frames)) == count
-    return frames
+STATS_LABELS = (
+    "Runtime",
+    "FPS",
+    "Frames total",
+    "Frames sent",
+    "Frames dropped",
+    "Success rate",
+    "Average frame",
+    "Throughput",
+    "Free heap",
+    "Free PSRAM",
+    "WiFi RSSI",
+    "CPU",
+    "Rating",
+    "Errors",
+)
 
 
 class Process:
@@ -47,8 +40,9 @@ class Process:
         self._cond = threading.Condition()
         self._eof = False
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         self._reader = threading.Thread(target=self._read, name="console", daemon=True)
         self._reader.start()
 

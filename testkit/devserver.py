@@ -198,8 +198,9 @@ class DevServer:
         self._frozen = [listener, socket.create_connection(("127.0.0.1", self.port), timeout=2)]
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True,
-                                                  ssl=self._tls)
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_address=True, ssl=self._tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _unlisten(self, keep_connections: bool = False) -> None:
@@ -213,9 +214,18 @@ class DevServer:
         self._server = None
 
     # scripting and inspection (any thread)
-    def script(self, endpoint: str, *, status: int | None = None, reset: bool = False, hangup: str | None = None,
-               stall_s: float = 0.0, for_s: float = math.inf, times: int | None = None,
-               content_type: str | None = None) -> Rule:
+    def script(
+        self,
+        endpoint: str,
+        *,
+        status: int | None = None,
+        reset: bool = False,
+        hangup: str | None = None,
+        stall_s: float = 0.0,
+        for_s: float = math.inf,
+        times: int | None = None,
+        content_type: str | None = None,
+    ) -> Rule:
         """From now on, for `for_s` seconds or `times` requests, misbehave on `endpoint`."""
         now = time.monotonic()
         rule = Rule(endpoint, status, reset, hangup, stall_s, content_type, now, now + for_s, times)
@@ -300,8 +310,9 @@ class DevServer:
                 await asyncio.wait_for(reader.read(1), rule.stall_s)  # b"": the client gave up
             except TimeoutError:
                 pass
-            self._record(Request(arrived, conn, method, path, headers, body, None, "stalled",
-                                 ended_at=time.monotonic()))
+            self._record(
+                Request(arrived, conn, method, path, headers, body, None, "stalled", ended_at=time.monotonic())
+            )
             return False
         jpeg = None
         if rule is not None and rule.status is not None:
@@ -312,7 +323,8 @@ class DevServer:
         data = json.dumps(reply).encode()
         writer.write(
             f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
         )
         await writer.drain()
         return headers.get("connection", "").lower() != "close"

@@ -9,7 +9,16 @@ import json
 
 import adafruit_connection_manager
 import adafruit_requests
-from fakes import FakeCamera, FakeClock, FakeConnectionManager, FakeSocket, FakeSocketPool
+from fakes import (
+    FakeCamera,
+    FakeClock,
+    FakeConnectionManager,
+    FakeRadio,
+    FakeSocket,
+    FakeSocketPool,
+    FakeSystem,
+    http_response,
+)
 
 from camstream.camera import Camera
 from camstream.control import Control
@@ -19,61 +28,16 @@ from camstream.uplink import FrameUplink
 from camstream.wifilink import WifiLink
 
 JPEG = b"\xff\xd8" + bytes(3000) + b"\xff\xd9"
-OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+OK = http_response(200, b'{"ok":true}')
 LATIN1_PAGE = b"\xe9t\xe9 indisponible \xab proxy \xbb \xff\xfe"  # a Latin-1 proxy page: not UTF-8
-SETTINGS = {"CAMSTREAM_SERVER_URL": "http://192.168.1.50:9005", "CAMSTREAM_API_KEY": "k3y",
-            "CIRCUITPY_WIFI_SSID": "home", "CIRCUITPY_WIFI_PASSWORD": "secret-pw", "CAMSTREAM_HEARTBEAT_S": "1",
-            "CAMSTREAM_TARGET_FPS": "10"}
-
-
-def answer(status, body, headers=b"Content-Type: text/html\r\n"):
-    return b"HTTP/1.1 %d X\r\n%sContent-Length: %d\r\n\r\n%s" % (status, headers, len(body), body)
-
-
-class Network:
-    rssi = -60
-
-
-class Radio:
-    """wifi.radio: connect() checks lengths first and raises ValueError, as shared-bindings/wifi/Radio.c does."""
-
-    def __init__(self, connected=True):
-        self.connected = connected
-        self.ipv4_address = "192.168.1.77" if connected else None
-        self.ap_info = Network() if connected else None
-        self.power_management = None
-
-    def connect(self, ssid, password=b"", *, channel=0, bssid=None, timeout=None):
-        if not 1 <= len(ssid) <= 32:
-            raise ValueError("ssid length must be 1-32")
-        if password and not 8 <= len(password) <= 64:
-            raise ValueError("password length must be 8-64")
-        self.connected = True
-        self.ipv4_address = "192.168.1.77"
-        self.ap_info = Network()
-
-
-class System:
-    def free_heap(self):
-        return 100000
-
-    def free_psram(self):
-        return 2000000
-
-    def cpu_mhz(self):
-        return 240
-
-    def cpu_temperature(self):
-        return 41.0
-
-    def reset_reason(self):
-        return "POWER_ON"
-
-    def uptime_ms(self):
-        return 1000
-
-    def collect(self):
-        pass
+SETTINGS = {
+    "CAMSTREAM_SERVER_URL": "http://192.168.1.50:9005",
+    "CAMSTREAM_API_KEY": "k3y",
+    "CIRCUITPY_WIFI_SSID": "home",
+    "CIRCUITPY_WIFI_PASSWORD": "secret-pw",
+    "CAMSTREAM_HEARTBEAT_S": "1",
+    "CAMSTREAM_TARGET_FPS": "10",
+}
 
 
 class Board:
@@ -95,10 +59,10 @@ class Board:
         def close_control():
             adafruit_connection_manager.connection_manager_close_all(self.pool)
 
-        link = WifiLink(radio or Radio(), self.cfg.wifi_ssid, self.cfg.wifi_password, close_control)
+        link = WifiLink(radio or FakeRadio(), self.cfg.wifi_ssid, self.cfg.wifi_password, close_control)
         session = adafruit_requests.Session(self.pool, None)
         control = Control(session, self.cfg.server, self.cfg.api_key, self.cfg.device_id, close_control, 3.0)
-        self.streamer = Streamer(self.cfg, camera, uplink, control, link, System(), self.clock, self.clock.sleep)
+        self.streamer = Streamer(self.cfg, camera, uplink, control, link, FakeSystem(), self.clock, self.clock.sleep)
 
     def steps(self, n):
         for _ in range(n):
@@ -119,10 +83,16 @@ def raising(code):
 
 
 SCENARIOS = {
-    "frame_500_latin1": lambda: Board(frame_socket=lambda: FakeSocket(answer(500, LATIN1_PAGE), eagain_every=0)),
-    "heartbeat_500_latin1": lambda: Board(control_answers=[OK, answer(500, LATIN1_PAGE)]),
-    "heartbeat_500_cut_utf8": lambda: Board(control_answers=[OK, answer(500, b"x" * 79 + "\u00e9".encode())]),
-    "heartbeat_bad_header": lambda: Board(control_answers=[OK, answer(200, b"{}", b"X-Caf\xe9: \xff\r\n")]),
+    "frame_500_latin1": lambda: Board(
+        frame_socket=lambda: FakeSocket(http_response(500, LATIN1_PAGE, b"text/html"), eagain_every=0)
+    ),
+    "heartbeat_500_latin1": lambda: Board(control_answers=[OK, http_response(500, LATIN1_PAGE, b"text/html")]),
+    "heartbeat_500_cut_utf8": lambda: Board(
+        control_answers=[OK, http_response(500, b"x" * 79 + "\u00e9".encode(), b"text/html")]
+    ),
+    "heartbeat_bad_header": lambda: Board(
+        control_answers=[OK, http_response(200, b"{}", headers=b"X-Caf\xe9: \xff\r\n")]
+    ),
     "timeout": lambda: Board(frame_socket=raising(116)),
     "reset": lambda: Board(frame_socket=lambda: FakeSocket(OK, eagain_every=0, reset_after=2000)),
     "refused": lambda: Board(frame_socket=raising(111)),
@@ -131,7 +101,7 @@ SCENARIOS = {
     "tls_untrusted": lambda: Board(frame_socket=raising(-0x2700)),
     "tls_closed": lambda: Board(frame_socket=raising(-0x7280)),
     "tls_other": lambda: Board(frame_socket=raising(-0x4290)),
-    "wifi_password": lambda: Board(settings={"CIRCUITPY_WIFI_PASSWORD": "short"}, radio=Radio(connected=False)),
+    "wifi_password": lambda: Board(settings={"CIRCUITPY_WIFI_PASSWORD": "short"}, radio=FakeRadio(connected=False)),
 }
 
 

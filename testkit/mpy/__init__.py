@@ -1,7 +1,7 @@
 """Run Python source under a real MicroPython 1.27 made to look like CircuitPython, or under CircuitPython's core.
 
 Three backends, same guest layout (a CIRCUITPY-like drive: `lib/` for libraries, the shims of
-`guest/` on the path after everything else, `time` replaced by CircuitPython's surface):
+`shims/` on the path after everything else, `time` replaced by CircuitPython's surface):
 
 - `run_node()`: the official WebAssembly port (npm `@micropython/micropython-webassembly-pyscript`)
   under node, one subprocess per run. Its GC works, so it suits heap measurements.
@@ -14,8 +14,7 @@ Three backends, same guest layout (a CIRCUITPY-like drive: `lib/` for libraries,
 
 `files` maps a guest path relative to the drive root (`"lib/camstream/uplink.py"`) to `bytes`, `str`
 or a host `Path`. Scripts report results by printing one line `RESULT <json>`; `result()` parses it.
-This module is named `mpy`, not `micropython`, so that it never shadows the `micropython` module
-(`const`) that firmware and Blinka use on CPython.
+This module is named `mpy`, not `micropython`: a guest's `micropython` module (`const`) is another thing.
 """
 
 from __future__ import annotations
@@ -29,19 +28,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-HOST_TESTS = HERE.parent
-ROOT = HOST_TESTS.parent
+TESTKIT = HERE.parent
+ROOT = TESTKIT.parent
 CIRCUITPY = ROOT / "CIRCUITPY"
 FIRMWARE_LIB = CIRCUITPY / "lib" / "camstream"
-GUEST_SHIMS = HERE / "guest"
-UPLOAD_PROBE = HERE / "upload_probe.py"
+GUEST_SHIMS = HERE / "shims"
+GUEST = TESTKIT / "guest"  # guest-side probes (flat modules: they import `fakes` as the guest's lib/ has it)
 WASI_CHILD = HERE / "wasi_child.py"
 WASI_ROOT = "/input"
-MPWASM_DIR = HOST_TESTS / "mpwasm"
+MPWASM_DIR = TESTKIT / "mpwasm"
 NODE_RUNNER = MPWASM_DIR / "run.mjs"
 NODE_PORT = MPWASM_DIR / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
 # Modules that exist only on the board; firmware imports them in its one edge module (architecture.md).
@@ -52,7 +52,7 @@ CIRCUITPYTHON_ENV = "CAMSTREAM_CIRCUITPYTHON"
 RESULT_TAG = "RESULT"
 _WASI_ERROR_MARK = "\x00MPY-UNCAUGHT"
 
-FileSource = Union[bytes, str, Path]
+FileSource = bytes | str | Path
 
 
 class MicroPythonError(RuntimeError):
@@ -94,8 +94,9 @@ def firmware_files() -> dict[str, FileSource]:
     edge = tuple(f"{name}.py" for name in hardware_importers())
     return {
         **tree(FIRMWARE_LIB, "lib/camstream", exclude=edge),
-        "lib/fakes.py": HOST_TESTS / "fakes.py",
-        "lib/upload_probe.py": UPLOAD_PROBE,
+        "lib/fakes.py": TESTKIT / "fakes.py",
+        "lib/upload_probe.py": GUEST / "upload_probe.py",
+        "lib/board_probe.py": GUEST / "board_probe.py",
         **library("adafruit_requests"),
         **library("adafruit_connection_manager"),
     }
@@ -121,7 +122,7 @@ def result(stdout: str, tag: str = RESULT_TAG) -> Any:
     prefix = tag + " "
     for line in reversed(stdout.splitlines()):
         if line.startswith(prefix):
-            return json.loads(line[len(prefix):])
+            return json.loads(line[len(prefix) :])
     raise MicroPythonError(f"the script printed no '{tag} <json>' line; stdout was:\n{stdout[-4000:]}")
 
 
@@ -138,7 +139,7 @@ def run_node(
         raise MicroPythonUnavailable("node is not on PATH: install Node.js 18+ (needed by `make setup-test`)")
     if not NODE_PORT.is_file():
         raise MicroPythonUnavailable(
-            f"{NODE_PORT.relative_to(ROOT)} is missing: run `make setup-test` (npm ci in host_tests/mpwasm)"
+            f"{NODE_PORT.relative_to(ROOT)} is missing: run `make setup-test` (npm ci in testkit/mpwasm)"
         )
     job = {
         "heapsize": heap_bytes,
@@ -156,10 +157,11 @@ def run_node(
             cwd=MPWASM_DIR,
         )
     except subprocess.TimeoutExpired as exc:
-        raise MicroPythonError(f"MicroPython (node) timed out after {timeout_s}s; stdout:\n{exc.stdout}") from exc
+        raise MicroPythonError(f"MicroPython (node) timed out after {timeout_s}s; stdout:\n{exc.stdout!r}") from exc
     if proc.returncode != 0:
         raise MicroPythonError(
-            f"MicroPython (node) failed with exit code {proc.returncode}:\n{proc.stderr}\nstdout:\n{proc.stdout[-4000:]}"
+            f"MicroPython (node) failed with exit code {proc.returncode}:\n{proc.stderr}"
+            f"\nstdout:\n{proc.stdout[-4000:]}"
         )
     return proc.stdout
 
@@ -200,7 +202,7 @@ def run_circuitpython(
                 env={"PATH": os.environ.get("PATH", "")},
             )
         except subprocess.TimeoutExpired as exc:
-            raise MicroPythonError(f"CircuitPython timed out after {timeout_s}s; stdout:\n{exc.stdout}") from exc
+            raise MicroPythonError(f"CircuitPython timed out after {timeout_s}s; stdout:\n{exc.stdout!r}") from exc
     if proc.returncode != 0:
         raise MicroPythonError(
             f"CircuitPython failed with exit code {proc.returncode}:\n{proc.stderr}\nstdout:\n{proc.stdout[-4000:]}"

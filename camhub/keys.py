@@ -1,0 +1,24 @@
+"""Everything the application object holds, by key (the factory in app.py fills them in)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from aiohttp import web
+
+from .auth import ApiKeys
+from .config import Config
+from .fanout import Fanout
+from .recording import Recorder
+from .registry import Registry
+
+CONFIG = web.AppKey("config", Config)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")  # unix seconds; tests inject their own
+API_KEYS = web.AppKey("api_keys", ApiKeys)
+KEY_SOURCE = web.AppKey("key_source", str)  # "configured", "stored" or "generated"
+REGISTRY = web.AppKey("registry", Registry)
+FANOUT = web.AppKey("fanout", Fanout)
+RECORDER = web.AppKey("recorder", Recorder)
+REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
+STARTED = web.AppKey("started", float)
