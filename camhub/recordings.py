@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from . import validate
 from .errors import error
 from .fanout import BOUNDARY, CONTENT_TYPE
 from .keys import RECORDER
@@ -17,6 +17,8 @@ from .recording import Frame
 from .recording.layout import device_dirname
 
 MAX_SPEED = 1000.0
+MIN_SPEED = 0.01  # slower holds a connection for days per recorded second; 0 still means "as fast as possible"
+LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z: later cannot be written as an ISO 8601 date
 BEHIND_S = 1.0  # a viewer this far behind the schedule is re-anchored instead of sent a burst
 TICKS_PERIOD = 2**29  # supervisor.ticks_ms() wraps here; X-Capture-Ms is the board's ticks
 MAX_GAP_S = 2.0  # playback compresses gaps (camera offline) to this much recorded time
@@ -60,9 +62,12 @@ def parse_time(name: str, raw: str | None) -> float:
                 raise ValueError(f"{name}={raw!r} is neither unix seconds nor ISO 8601") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
-        value = stamp.timestamp()
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={raw!r} is not a finite time")
+        try:
+            value = stamp.timestamp()
+        except (OverflowError, ValueError, OSError):
+            value = math.inf
+    if not (math.isfinite(value) and 0 <= value <= LATEST_TIME):
+        raise ValueError(f"{name}={raw!r} must be a time between 1970 and the year 9999")
     return value
 
 
@@ -82,8 +87,8 @@ def parse_speed(raw: str | None) -> float:
         speed = float(raw)
     except ValueError:
         raise ValueError(f"speed={raw!r} is not a number") from None
-    if not (0.0 <= speed <= MAX_SPEED):
-        raise ValueError(f"speed={raw!r} must be between 0 (as fast as possible) and {MAX_SPEED:g}")
+    if not (speed == 0.0 or MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(f"speed={raw!r} must be 0 (as fast as possible) or between {MIN_SPEED:g} and {MAX_SPEED:g}")
     return speed
 
 
@@ -148,11 +153,8 @@ async def set_recording(request: web.Request) -> web.Response:
         device = _device(request)
     except ValueError as exc:
         return error(400, str(exc))
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, 'body must be JSON: {"enabled": true} or {"enabled": false}')
-    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+    body = await validate.json_object(request)
+    if not isinstance(body.get("enabled"), bool):
         return error(400, '"enabled" must be true or false, e.g. {"enabled": true}')
     recorder.set_recording(device, body["enabled"])
     return web.json_response({"deviceId": device, "recording": recorder.wants(device)})
