@@ -16,6 +16,7 @@ from .auth import ApiKeys, load_api_keys, viewer_password_middleware
 from .config import Config
 from .errors import json_errors
 from .fanout import Fanout
+from .head import discard_head_body, head_without_body
 from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED
 from .recording import Recorder
 from .registry import Registry
@@ -29,6 +30,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     middlewares: list[Middleware] = [json_errors]
     if config.view_password:
         middlewares.append(viewer_password_middleware(config.view_password))
+    middlewares.append(head_without_body)  # innermost: wraps every route's own handler
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
@@ -46,6 +48,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     )
     app[REJECTS] = Counter()
     app[STARTED] = clock()
+    app.on_response_prepare.append(discard_head_body)
     app.on_shutdown.append(_end_streams)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
