@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, metrics, mjpeg, pages, recordings
+from . import api, integrations, metrics, mjpeg, pages, recordings
 from .auth import ApiKeys, load_api_keys, viewer_password_middleware
 from .config import Config
 from .errors import json_errors
@@ -54,6 +54,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app.cleanup_ctx.append(_recorder_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
+    integrations.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
