@@ -64,7 +64,9 @@ class Slot:
         """O(1) for the camera whatever the viewers do: it only swaps the slot and wakes the waiters."""
         if self.seq:
             spacing = min(max(received_at - self.received_at, 0.0), MAX_INTERVAL_S)
-            self.interval = spacing if not self.interval else self.interval + _INTERVAL_WEIGHT * (spacing - self.interval)
+            self.interval = (
+                spacing if not self.interval else self.interval + _INTERVAL_WEIGHT * (spacing - self.interval)
+            )
         self.seq += 1
         self.jpeg, self.received_at = jpeg, received_at
         self.part = live_part(jpeg, self.seq, received_at)

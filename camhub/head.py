@@ -9,6 +9,7 @@ import contextlib
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+_CANCEL_AGAIN_S = 0.05
 _PREPARED: web.RequestKey[asyncio.Future[web.StreamResponse]] = web.RequestKey("camhub_head_prepared")
 
 
@@ -41,9 +42,11 @@ async def head_without_body(request: web.Request, handler: Handler) -> web.Strea
         # The headers are written right after the hook that resolved `prepared`; one turn of the loop later the
         # handler is past them, waiting or writing into the void.
         await asyncio.sleep(0)
-        task.cancel()
+        while not task.done():  # asyncio.wait_for of Python 3.11 can swallow a cancel that meets a result
+            task.cancel()
+            await asyncio.wait((task,), timeout=_CANCEL_AGAIN_S)
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            task.result()
         return prepared.result()
     finally:
         prepared.cancel()

@@ -90,8 +90,7 @@ def snippets(base: str, device: Device, password: str | None) -> list[dict[str, 
         {
             "client": "opencv",
             "title": "OpenCV (Python)",
-            "text": f"import cv2\ncapture = cv2.VideoCapture({secret!r}, cv2.CAP_FFMPEG)\n"
-            "ok, frame = capture.read()",
+            "text": f"import cv2\ncapture = cv2.VideoCapture({secret!r}, cv2.CAP_FFMPEG)\nok, frame = capture.read()",
             "note": "A slow reader gets the newest frame, never a backlog. For detection add ?fps=5&width=640.",
         },
     ]

@@ -61,9 +61,12 @@ class _Stream:
         self.seen = 0  # the last frame sent or skipped
         self.sent = 0
 
+    def _socket_full(self) -> bool:
+        """Whether the hub still holds bytes for this viewer or the kernel more than NOTSENT_LOWAT unsent ones."""
+        return bool(self.viewer.buffered()) or self.viewer.unsent() > NOTSENT_LOWAT
+
     async def _socket_drained(self) -> None:
-        """Until the hub holds nothing for this viewer and the kernel at most NOTSENT_LOWAT unsent bytes."""
-        while self.viewer.buffered() or self.viewer.unsent() > NOTSENT_LOWAT:
+        while self._socket_full():
             await asyncio.sleep(UNSENT_POLL_S)
 
     async def _newer_frame(self) -> str | None:
@@ -87,7 +90,8 @@ class _Stream:
         loop = asyncio.get_running_loop()
         due = 0.0
         while True:
-            await asyncio.wait_for(self._socket_drained(), self.stall_s)
+            if self._socket_full():
+                await asyncio.wait_for(self._socket_drained(), self.stall_s)
             if self.period and (wait := due - loop.time()) > 0:
                 await asyncio.sleep(wait)
             reason = await self._newer_frame()

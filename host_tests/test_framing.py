@@ -9,10 +9,15 @@ JPEG = b"\xff\xd8JPEG\xff\xd9"
 
 @pytest.mark.parametrize("seq", [1, 123456])
 def test_live_part_layout(seq):
-    assert live_part(JPEG, seq, 1700000000.5) == (
-        f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
-        f"X-Timestamp: 1700000000.500\r\n\r\n"
-    ).encode() + JPEG + b"\r\n--camhubframe\r\n"
+    assert (
+        live_part(JPEG, seq, 1700000000.5)
+        == (
+            f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
+            f"X-Timestamp: 1700000000.500\r\n\r\n"
+        ).encode()
+        + JPEG
+        + b"\r\n--camhubframe\r\n"
+    )
 
 
 def test_a_live_stream_ends_with_a_complete_marked_part_and_the_close_delimiter():

@@ -12,11 +12,13 @@ Each prints one JSON line per frame: {"code", "at", "unread"} (unread: bytes wai
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import io
 import json
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import termios
@@ -183,9 +185,6 @@ def measure(url: str, key: str, device: str, client: list[str], seconds: float, 
 
 
 def _unread(sock: socket.socket) -> int:
-    import fcntl
-    import struct
-
     return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
 
 
@@ -272,7 +271,7 @@ def _opencv(url: str, seconds: float, work_s: float) -> None:
         if not ok:
             break
         at = time.time()
-        code = read_code(lambda x, y: int(picture[y, x].mean()))
+        code = read_code(lambda x, y, picture=picture: int(picture[y, x].mean()))
         print(json.dumps({"code": code, "at": at, "unread": 0}), flush=True)
         time.sleep(work_s)  # the detector's work: the client does not read meanwhile
     capture.release()
