@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, metrics, mjpeg, pages, recordings
+from . import api, integrations, metrics, mjpeg, pages, recordings
 from .access import Access, access_middleware
 from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
 from .fanout import Fanout
+from .head import discard_head_body, head_without_body
 from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
 from .ratelimit import FailedAuth
 from .recording import Recorder
@@ -30,7 +31,8 @@ BODY_HEADROOM = 256 * 1024
 def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     """The hub as configured; `clock` (unix seconds) is what every part of it reads the time from."""
     access = Access(config, FailedAuth(config.auth_failures_per_minute, time.monotonic))
-    middlewares: list[Middleware] = [json_errors, access_middleware(access)]
+    # head_without_body innermost: it wraps every route's own handler.
+    middlewares: list[Middleware] = [json_errors, access_middleware(access), head_without_body]
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
@@ -51,11 +53,13 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app[STARTED] = clock()
     app[VIEWS] = ViewCache(config.views_max_age_s)
     app.on_response_prepare.append(_server_header)
+    app.on_response_prepare.append(discard_head_body)
     app.on_shutdown.append(_end_streams)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
+    integrations.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)

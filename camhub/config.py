@@ -30,6 +30,7 @@ class Config:
     tls_key: str = ""
     max_frame_bytes: int = 4 * 1024 * 1024
     viewer_timeout_s: float = 10.0
+    stream_end_s: float = 5.0
     heartbeat_interval_s: float = 10.0
     flush_interval_s: float = 5.0
     record: frozenset[str] = frozenset()
@@ -133,6 +134,13 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "viewer_timeout_s",
         _number(float),
         "seconds a viewer's write may stall before the viewer is dropped",
+    ),
+    (
+        "--stream-end-after",
+        "stream_end_s",
+        _number(float),
+        "seconds beyond a camera's frame interval without a frame after which its live streams end "
+        "(at once when it goes offline); viewers reconnect when it is back",
     ),
     (
         "--heartbeat-interval",

@@ -3,31 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
-BOUNDARY = "camhubframe"
-CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
-# The stream opens with a boundary and every part ends with the next one, so a browser sees each frame's
-# terminating boundary at once and shows it without waiting for the following frame.
-PREAMBLE = f"--{BOUNDARY}\r\n".encode()
-_TRAILER = f"\r\n--{BOUNDARY}\r\n".encode()
+from . import sendqueue
+from .framing import live_part
+from .resize import Sizes, Variant, shrink
+
+MAX_INTERVAL_S = 60.0  # a camera slower than one frame a minute is treated as one frame a minute
+_INTERVAL_WEIGHT = 0.2  # of the newest spacing in the moving average of a camera's frame interval
 
 
-def build_part(jpeg: bytes, seq: int, received_at: float) -> bytes:
-    head = (
-        f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-        f"X-Frame-Seq: {seq}\r\nX-Timestamp: {received_at:.3f}\r\n\r\n"
-    ).encode()
-    return b"".join((head, jpeg, _TRAILER))
-
-
-@dataclass(eq=False)
 class Viewer:
-    transport: asyncio.Transport | None
+    """One viewer's connection, with what the hub and the kernel still hold for it."""
+
+    def __init__(self, transport: asyncio.Transport | None) -> None:
+        self.transport = transport
+        sock = None if transport is None else transport.get_extra_info("socket")
+        self._fd = -1 if sock is None else int(sock.fileno())
+        self.limited = sock is not None and sendqueue.limit_unsent(sock)
+        if transport is not None:
+            # The hub's own buffer empties before the next part is chosen: the newest frame at that moment.
+            transport.set_write_buffer_limits(high=0)
+
+    def _open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
 
     def buffered(self) -> int:
+        """Bytes in the hub's write buffer for this viewer."""
         transport = self.transport
-        return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
+        return transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+
+    def kernel_queued(self) -> int:
+        """Bytes in the kernel's send queue for this viewer (sent but unacknowledged, or unsent)."""
+        return sendqueue.queued(self._fd) if self._open() else 0
+
+    def unsent(self) -> int:
+        return sendqueue.unsent(self._fd) if self._open() else 0
 
 
 @dataclass(eq=False)
@@ -38,18 +50,27 @@ class Slot:
     jpeg: bytes = b""
     part: bytes = b""
     received_at: float = 0.0
+    interval: float = 0.0  # moving average of the spacing between frames, seconds
     viewers: set[Viewer] = field(default_factory=set)
     parts_sent: int = 0
     parts_skipped: int = 0
     viewers_dropped: int = 0
+    streams_ended: int = 0
     closed: bool = False
+    sizes: Sizes = field(default_factory=Sizes)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def publish(self, jpeg: bytes, received_at: float) -> None:
         """O(1) for the camera whatever the viewers do: it only swaps the slot and wakes the waiters."""
+        if self.seq:
+            spacing = min(max(received_at - self.received_at, 0.0), MAX_INTERVAL_S)
+            self.interval = (
+                spacing if not self.interval else self.interval + _INTERVAL_WEIGHT * (spacing - self.interval)
+            )
         self.seq += 1
         self.jpeg, self.received_at = jpeg, received_at
-        self.part = build_part(jpeg, self.seq, received_at)
+        self.part = live_part(jpeg, self.seq, received_at)
+        self.sizes.clear()
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -58,19 +79,35 @@ class Slot:
         self.closed = True
         self._changed.set()
 
-    async def next_after(self, seen: int) -> tuple[int, bytes] | None:
-        """Waits for a frame newer than `seen` and returns the latest one (never a backlog); None once closed."""
-        while self.seq == seen and not self.closed:
-            await self._changed.wait()
-        if self.closed:
-            return None
+    async def changed(self, timeout: float) -> None:
+        """Returns when a frame arrives, the slot closes, or `timeout` seconds pass."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(timeout, 0.0))
+
+    async def variant(self, width: int | None) -> Variant:
+        """The newest frame and its part, reduced to `width` when that is narrower than the frame."""
+        if width is None:
+            return self.jpeg, self.part
+        seq, jpeg, received_at = self.seq, self.jpeg, self.received_at
+
+        def make() -> Variant:
+            small = shrink(jpeg, width)
+            return small, (self.part if small is jpeg else live_part(small, seq, received_at))
+
+        return await self.sizes.get(seq, width, make)
+
+    def count_sent(self, seen: int) -> None:
+        """Books one part sent to a viewer whose previous part was frame `seen`."""
         if seen:
-            self.parts_skipped += self.seq - seen - 1
+            self.parts_skipped += max(self.seq - seen - 1, 0)
         self.parts_sent += 1
-        return self.seq, self.part
 
     def buffered(self) -> int:
-        return sum(viewer.buffered() for viewer in self.viewers)
+        """Bytes queued for the viewers: in the hub's write buffers and in the kernel's send queues."""
+        return sum(viewer.buffered() + viewer.kernel_queued() for viewer in self.viewers)
+
+    def kernel_queued(self) -> int:
+        return sum(viewer.kernel_queued() for viewer in self.viewers)
 
 
 class Fanout:

@@ -71,10 +71,10 @@ def render(app: web.Application, now: float) -> str:
             per_device(lambda d: round(d.fps(now), 3)),
         ),
         _family(
-            "camhub_device_latency_ms",
+            "camhub_device_latency_seconds",
             "gauge",
             "Upload delay beyond the fastest frame seen (device clock).",
-            per_device(lambda d: d.latency_ms),
+            per_device(lambda d: None if d.latency_ms is None else round(d.latency_ms / 1000.0, 6)),
         ),
         _family(
             "camhub_device_wifi_rssi_dbm",
@@ -110,7 +110,7 @@ def render(app: web.Application, now: float) -> str:
         _family(
             "camhub_viewer_parts_skipped_total",
             "counter",
-            "Frames viewers skipped because they were behind.",
+            "Frames viewers skipped: they were behind, or asked for a lower ?fps.",
             per_slot(lambda s: s.parts_skipped),
         ),
         _family(
@@ -120,10 +120,23 @@ def render(app: web.Application, now: float) -> str:
             per_slot(lambda s: s.viewers_dropped),
         ),
         _family(
+            "camhub_viewer_streams_ended_total",
+            "counter",
+            "Live streams ended because the camera stopped sending or went offline.",
+            per_slot(lambda s: s.streams_ended),
+        ),
+        _family(
             "camhub_viewer_buffered_bytes",
             "gauge",
-            "Bytes waiting in viewers' socket write buffers.",
+            "Bytes queued for viewers and not yet acknowledged by them: the hub's write buffers plus the kernel's "
+            "send queues.",
             per_slot(lambda s: s.buffered()),
+        ),
+        _family(
+            "camhub_viewer_kernel_queued_bytes",
+            "gauge",
+            "The kernel's part of camhub_viewer_buffered_bytes (SIOCOUTQ of the viewers' sockets).",
+            per_slot(lambda s: s.kernel_queued()),
         ),
         _family(
             "camhub_rejected_requests_total",

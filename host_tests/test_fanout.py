@@ -7,7 +7,8 @@ import time
 import aiohttp
 import pytest
 
-from camhub.fanout import BOUNDARY, Slot
+from camhub.fanout import Slot
+from camhub.framing import BOUNDARY, CLOSE
 from camhub.keys import FANOUT
 from testkit.hubs import hub_config, post_frame, running_hub
 from testkit.jpegs import make_jpeg
@@ -170,38 +171,27 @@ async def test_shutdown_ends_open_streams(client, tmp_path):
         await read_part(viewer.content)
         started = time.monotonic()
     assert time.monotonic() - started < 2.0
-    assert await viewer.content.read() == b""  # the stream ended
+    rest = await viewer.content.read()  # the last frame again, marked, then the close delimiter
+    assert b"X-End-Of-Stream: hub shutting down" in rest and rest.endswith(CLOSE)
     viewer.close()
 
 
-async def test_slot_hands_out_only_the_newest_frame():
+async def test_slot_keeps_only_the_newest_frame_and_counts_what_viewers_skip():
     slot = Slot()
-    waiter = asyncio.create_task(slot.next_after(0))
+    waiter = asyncio.create_task(slot.changed(5.0))
     await asyncio.sleep(0)
     assert not waiter.done()
     slot.publish(b"one", 1.0)
-    assert (await waiter)[0] == 1
-    for data in (b"two", b"three", b"four"):
-        slot.publish(data, 2.0)
-    seq, part = await slot.next_after(1)
-    assert seq == 4 and b"four" in part and b"three" not in part
+    await waiter
+    slot.count_sent(0)
+    for n, data in enumerate((b"two", b"three", b"four")):
+        slot.publish(data, 1.5 + n * 0.5)
+    jpeg, part = await slot.variant(None)
+    assert slot.seq == 4 and jpeg == b"four" and b"four" in part and b"three" not in part
+    slot.count_sent(1)
     assert (slot.parts_sent, slot.parts_skipped) == (2, 2)
-    late = asyncio.create_task(slot.next_after(4))
+    assert slot.interval == pytest.approx(0.5)
+    late = asyncio.create_task(slot.changed(5.0))
     await asyncio.sleep(0)
     slot.close()
-    assert await late is None
-
-
-@pytest.mark.parametrize("seq", [1, 123456])
-def test_part_layout(seq):
-    from camhub.fanout import build_part
-
-    part = build_part(b"\xff\xd8JPEG\xff\xd9", seq, 1700000000.5)
-    assert (
-        part
-        == (
-            f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
-            f"X-Timestamp: 1700000000.500\r\n\r\n"
-        ).encode()
-        + b"\xff\xd8JPEG\xff\xd9\r\n--camhubframe\r\n"
-    )
+    await asyncio.wait_for(late, 1.0)

@@ -79,7 +79,8 @@ class ThreadedHub:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._loop = asyncio.new_event_loop()
-        self._server = Server(init(config), config.host, config.port)
+        self.app = init(config)
+        self._server = Server(self.app, config.host, config.port)
         self._thread = threading.Thread(target=self._loop.run_forever, name="camhub", daemon=True)
 
     @property
