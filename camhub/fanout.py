@@ -1,9 +1,15 @@
-"""Live fan-out: one latest-frame slot per camera; each multipart part is built once and shared by all viewers."""
+"""Live fan-out: one latest-frame slot per camera; each multipart part is built once and shared by all viewers.
+
+Bounded for a hub that runs for months: viewers are capped per camera and in all, a camera's frame is let go
+once it has been silent for `idle_s` with nobody watching, and the frames held in all stay under `budget_bytes`
+(the least recently updated cameras' frames go first), however many device ids post.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from . import sendqueue
@@ -23,8 +29,9 @@ class Viewer:
         self._fd = -1 if sock is None else int(sock.fileno())
         self.limited = sock is not None and sendqueue.limit_unsent(sock)
         if transport is not None:
-            # The hub's own buffer empties before the next part is chosen: the newest frame at that moment.
-            transport.set_write_buffer_limits(high=0)
+            # The hub's own buffer empties before the next part is chosen: the newest frame at that moment. (1, not
+            # 0: asyncio's TLS transport pauses at size >= high, so with 0 it would stay paused with nothing queued.)
+            transport.set_write_buffer_limits(high=1)
 
     def _open(self) -> bool:
         return self.transport is not None and not self.transport.is_closing()
@@ -59,6 +66,15 @@ class Slot:
     closed: bool = False
     sizes: Sizes = field(default_factory=Sizes)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def held(self) -> int:
+        """Bytes this slot keeps alive: the frame and its part (reduced copies are short-lived)."""
+        return len(self.jpeg) + len(self.part)
+
+    def release(self) -> None:
+        """Let go of the frame (viewers of a silent camera have had their streams ended by then)."""
+        self.jpeg, self.part = b"", b""
+        self.sizes.clear()
 
     def publish(self, jpeg: bytes, received_at: float) -> None:
         """O(1) for the camera whatever the viewers do: it only swaps the slot and wakes the waiters."""
@@ -110,9 +126,28 @@ class Slot:
         return sum(viewer.kernel_queued() for viewer in self.viewers)
 
 
+class ViewerLimit(Exception):
+    """A viewer refused because a cap is reached; the message names the setting."""
+
+
 class Fanout:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        max_viewers: int = 256,
+        max_viewers_per_camera: int = 64,
+        idle_s: float = 600.0,
+        budget_bytes: int = 512 * 2**20,
+    ) -> None:
+        self.max_viewers, self.max_viewers_per_camera = max_viewers, max_viewers_per_camera
+        self.idle_s, self.budget_bytes = idle_s, budget_bytes
         self._slots: dict[str, Slot] = {}
+        self._recent: OrderedDict[str, Slot] = OrderedDict()  # slots holding a frame, least recently updated first
+        self.held_bytes = 0
+        self.viewers = 0
+        self.viewers_refused = 0
+        self.viewers_left = 0
+        self.frames_released = 0
 
     def slot(self, device_id: str) -> Slot:
         slot = self._slots.get(device_id)
@@ -124,7 +159,50 @@ class Fanout:
         return self._slots.get(device_id)
 
     def publish(self, device_id: str, jpeg: bytes, received_at: float) -> None:
-        self.slot(device_id).publish(jpeg, received_at)
+        slot = self.slot(device_id)
+        self.held_bytes -= slot.held()
+        slot.publish(jpeg, received_at)
+        self.held_bytes += slot.held()
+        self._recent[device_id] = slot
+        self._recent.move_to_end(device_id)
+        while self.held_bytes > self.budget_bytes and len(self._recent) > 1:
+            self._release(next(iter(self._recent)))
+
+    def release_idle(self, now: float) -> int:
+        """Let go of the frames of cameras silent for `idle_s` that nobody watches; returns how many."""
+        idle = [
+            device_id
+            for device_id, slot in self._recent.items()
+            if now - slot.received_at >= self.idle_s and not slot.viewers
+        ]
+        for device_id in idle:
+            self._release(device_id)
+        return len(idle)
+
+    def _release(self, device_id: str) -> None:
+        slot = self._recent.pop(device_id)
+        self.held_bytes -= slot.held()
+        slot.release()
+        self.frames_released += 1
+
+    def admit(self, slot: Slot, viewer: Viewer) -> None:
+        """Counts a viewer in, or raises ViewerLimit."""
+        if len(slot.viewers) >= self.max_viewers_per_camera:
+            self.viewers_refused += 1
+            raise ViewerLimit(
+                f"this camera has {len(slot.viewers)} viewers, the most allowed (--max-viewers-per-camera)"
+            )
+        if self.viewers >= self.max_viewers:
+            self.viewers_refused += 1
+            raise ViewerLimit(f"the hub has {self.viewers} viewers, the most allowed (--max-viewers)")
+        slot.viewers.add(viewer)
+        self.viewers += 1
+
+    def leave(self, slot: Slot, viewer: Viewer) -> None:
+        if viewer in slot.viewers:
+            slot.viewers.discard(viewer)
+            self.viewers -= 1
+            self.viewers_left += 1
 
     def close(self) -> None:
         for slot in self._slots.values():

@@ -52,3 +52,5 @@ async def head_without_body(request: web.Request, handler: Handler) -> web.Strea
         prepared.cancel()
         if not task.done():
             task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved: a client that left as its handler failed is not an error to log

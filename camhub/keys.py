@@ -11,6 +11,7 @@ from .access import Access
 from .auth import ApiKeys
 from .config import Config
 from .fanout import Fanout
+from .gate import Gate
 from .recording import Recorder
 from .registry import Registry
 from .viewcache import ViewCache
@@ -26,3 +27,4 @@ RECORDER = web.AppKey("recorder", Recorder)
 REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
 STARTED = web.AppKey("started", float)
 VIEWS = web.AppKey("views", ViewCache)
+GATE = web.AppKey("gate", Gate)  # set by server.Server: connection counts for /metrics

@@ -10,7 +10,7 @@ import math
 from aiohttp import web
 
 from .errors import error
-from .fanout import Slot, Viewer
+from .fanout import Slot, Viewer, ViewerLimit
 from .framing import BOUNDARY, CONTENT_TYPE, PREAMBLE, last_part
 from .keys import CLOCK, CONFIG, FANOUT, REGISTRY
 from .registry import OFFLINE_AFTER_INTERVALS, Device
@@ -114,7 +114,7 @@ class _Stream:
         self.slot.streams_ended += 1
         log.info("stream of %s to %s ended: %s", self.device.device_id, self.request.remote, reason)
         closing = _NOTHING_SENT_END
-        if self.sent:
+        if self.sent and self.slot.jpeg:
             try:
                 jpeg, _ = await self.slot.variant(self.width)
                 closing = last_part(jpeg, self.slot.seq, self.slot.received_at, reason)
@@ -138,23 +138,32 @@ async def stream(request: web.Request) -> web.StreamResponse:
     registry = request.app[REGISTRY]
     if not registry.is_online(device):
         return error(503, f"camera {device.device_id!r} is offline: its stream starts again when it sends frames")
-    slot = request.app[FANOUT].slot(device.device_id)
-    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "X-Accel-Buffering": "no", **_NO_CACHE})
-    await response.prepare(request)
+    fanout = request.app[FANOUT]
+    slot = fanout.slot(device.device_id)
     viewer_stream = _Stream(request, device, slot, fps, width)
-    slot.viewers.add(viewer_stream.viewer)
-    timeout = viewer_stream.stall_s
+    try:
+        fanout.admit(slot, viewer_stream.viewer)
+    except ViewerLimit as exc:
+        return error(503, str(exc), **{"Retry-After": "10"})
+    try:
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "X-Accel-Buffering": "no", **_NO_CACHE})
+        await response.prepare(request)
+        return await _watch(request, viewer_stream, response)
+    finally:
+        fanout.leave(slot, viewer_stream.viewer)
+
+
+async def _watch(request: web.Request, viewer_stream: _Stream, response: web.StreamResponse) -> web.StreamResponse:
+    device_id, slot, timeout = viewer_stream.device.device_id, viewer_stream.slot, viewer_stream.stall_s
     try:
         await viewer_stream.run(response)
     except TimeoutError:
         slot.viewers_dropped += 1
-        log.warning("dropped viewer %s of %s: its write stalled for %.1f s", request.remote, device.device_id, timeout)
+        log.warning("dropped viewer %s of %s: its write stalled for %.1f s", request.remote, device_id, timeout)
         if request.transport is not None:
             request.transport.abort()  # frees whatever is still buffered for it at once
     except ConnectionError:
-        log.debug("viewer %s of %s went away", request.remote, device.device_id)
-    finally:
-        slot.viewers.discard(viewer_stream.viewer)
+        log.debug("viewer %s of %s went away", request.remote, device_id)
     return response
 
 
@@ -170,6 +179,8 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     slot = request.app[FANOUT].peek(device.device_id)
     if slot is None or not slot.seq:
         return error(404, f"no frame received yet from {device.device_id!r}")
+    if not slot.jpeg:
+        return error(404, f"no frame from {device.device_id!r} for a while: it is let go after some silence")
     seq, received_at = slot.seq, slot.received_at
     etag = f'"{seq}"' if width is None else f'"{seq}w{width}"'
     headers = {"ETag": etag, "X-Frame-Seq": str(seq), "X-Timestamp": f"{received_at:.3f}", **_NO_CACHE}
@@ -177,8 +188,8 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
         return web.Response(status=304, headers=headers)
     try:
         jpeg, _ = await slot.variant(width)
-    except ResizeError as exc:
-        return error(500, f"frame {seq} of {device.device_id!r}: {exc}")
+    except ResizeError as exc:  # the camera's data, not the hub, is at fault
+        return error(422, f"frame {seq} of {device.device_id!r}: {exc}")
     return web.Response(body=jpeg, content_type="image/jpeg", headers=headers)
 
 
