@@ -1,11 +1,11 @@
 # CamStream: `make demo` shows live video from two virtual cameras; `make test` runs the test suite;
-# `make check` runs the format, lint and type gates.
+# `make check` runs the format, lint and type gates; `make soak` runs the long endurance proofs (about 25 min).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench setup setup-test cvlc-user clean
+.PHONY: demo test check bench soak setup setup-test cvlc-user clean
 
 # hostsim's fake CircuitPython modules import each other by their board names (busio, microcontroller, ...):
 # they are type-checked as top-level modules, with the fakes folder on the path.
@@ -64,6 +64,10 @@ demo: $(STAMP)
 
 bench: $(STAMP) testkit/mpwasm/node_modules/.installed /usr/bin/ffmpeg
 	$(BIN)/python -m bench
+
+# The long forms of the endurance tests and one table of their figures (bench/soak.py).
+soak: setup-test
+	CAMSTREAM_CIRCUITPYTHON="$${CAMSTREAM_CIRCUITPYTHON:-$$(.ci/circuitpython-core)}" $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .cpstubs testkit/mpwasm/node_modules camhub-data test-output
