@@ -329,6 +329,13 @@ async def test_rejects_of_known_device_are_counted(hub, client):
     assert (device["rejects"], device["frames"]) == (1, 0)
 
 
+async def test_every_answer_names_the_server_without_versions(hub, client):
+    """Issue 10: aiohttp's default Server header told every client the Python and aiohttp versions."""
+    for path in ("/healthz", "/", "/api/v1/devices", "/nowhere", "/metrics"):
+        async with client.get(f"{hub.url}{path}") as response:
+            assert response.headers["Server"] == "camhub", path
+
+
 async def test_errors_are_json(hub, client):
     url = hub.url
     assert await get_json(client, url, "/api/v1/devices/ghost") == (404, {"error": "unknown device 'ghost'"})
