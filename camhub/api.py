@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 _HEARTBEAT_FIELDS = frozenset({"deviceId", "uptime", "freeHeap", "wifiRssi", "status"})
 _UPTIME_MAX_MS = 100 * 365 * 86_400_000  # a century
+DEVICES_PAGE = 200  # devices per page of /api/v1/devices unless ?limit= says otherwise
+DEVICES_PAGE_MAX = 1000
 
 
 def _refuse(request: web.Request, status: int, message: str, device_id: str | None = None) -> web.Response:
@@ -176,15 +178,27 @@ def device_json(request: web.Request, device: Device, now: float) -> dict[str, A
 
 
 async def list_devices(request: web.Request) -> web.Response:
-    """Every device; one rendering serves every client for up to a second (viewcache.py)."""
+    """One page of the registry (`?offset=&limit=`, `next` links the following one), each page rendered at most once
+    a second for every client (viewcache.py)."""
+    offset = validate.query_int(request, "offset", 0, 0, validate.MAX_INT)
+    limit = validate.query_int(request, "limit", DEVICES_PAGE, 1, DEVICES_PAGE_MAX)
 
     def render() -> bytes:
         now = request.app[CLOCK]()
-        devices = [device_json(request, device, now) for device in request.app[REGISTRY].devices()]
-        return json.dumps({"serverTime": now, "version": __version__, "devices": devices}).encode()
+        devices = request.app[REGISTRY].devices()
+        end = offset + limit
+        page = {
+            "serverTime": now,
+            "version": __version__,
+            "total": len(devices),
+            "offset": offset,
+            "limit": limit,
+            "next": f"/api/v1/devices?offset={end}&limit={limit}" if end < len(devices) else None,
+            "devices": [device_json(request, device, now) for device in devices[offset:end]],
+        }
+        return json.dumps(page).encode()
 
-    body = request.app[VIEWS].get("devices", render)
-    return web.Response(body=body, content_type="application/json")
+    return request.app[VIEWS].response(request, f"devices {offset} {limit}", render, "application/json")
 
 
 async def get_device(request: web.Request) -> web.Response:
@@ -198,7 +212,12 @@ async def healthz(request: web.Request) -> web.Response:
     """503 with the reasons while storage fails (the hub still shows live video then, but loses records)."""
     registry = request.app[REGISTRY]
     now = request.app[CLOCK]()
-    devices = registry.devices()
+
+    def counts() -> tuple[int, int]:
+        devices = registry.devices()
+        return len(devices), sum(registry.is_online(d, now) for d in devices)
+
+    total, online = request.app[VIEWS].value("health counts", counts)  # O(devices): at most once a second
     problems = [
         f"{what}: {reason}"
         for what, reason in (("registry", registry.save_error), ("recording", request.app[RECORDER].problem))
@@ -210,8 +229,8 @@ async def healthz(request: web.Request) -> web.Response:
             "problems": problems,
             "version": __version__,
             "uptimeS": round(now - request.app[STARTED], 1),
-            "devices": len(devices),
-            "online": sum(registry.is_online(d, now) for d in devices),
+            "devices": total,
+            "online": online,
         },
         status=503 if problems else 200,
     )

@@ -212,8 +212,11 @@ def _limits(app: web.Application) -> list[list[str]]:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[VIEWS].get("metrics", lambda: render(request.app, request.app[CLOCK]()).encode())
-    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+    response = request.app[VIEWS].response(
+        request, "metrics", lambda: render(request.app, request.app[CLOCK]()).encode(), "text/plain"
+    )
+    response.charset = "utf-8"
+    return response
 
 
 def add_routes(app: web.Application) -> None:

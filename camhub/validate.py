@@ -163,3 +163,13 @@ def header_int(request: web.Request, name: str) -> int | None:
     if not (stripped.isascii() and stripped.isdigit()) or len(stripped) > 16 or int(stripped) > MAX_INT:
         raise ApiError(400, f"header {name} must be an integer from 0 to {MAX_INT}, got {raw[:40]!r}")
     return int(stripped)
+
+
+def query_int(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
+    """A whole-number query parameter in [minimum, maximum], or `default` when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 16) or not minimum <= int(raw) <= maximum:
+        raise ApiError(400, f"query parameter {name!r} must be a whole number from {minimum} to {maximum}")
+    return int(raw)

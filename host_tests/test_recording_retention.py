@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 
 from camhub.recording import Recorder
+from camhub.recording.writer import MIN_SEGMENT_BYTES
 from testkit.jpegs import seeded_jpeg, tagged
 from testkit.recordings import H0, all_frames, assert_consistent
 
@@ -74,14 +75,14 @@ async def test_the_size_cap_covers_the_hour_being_written(tmp_path: Path) -> Non
     """Issue 10: the open hourly file was out of retention's reach: one camera ran to 6.8x the cap in 90 s."""
     root = tmp_path / "rec"
     frame = tagged(JPEGS[0], "big", pad=50_000)
-    cap, segment = 1_000_000, 100_000
-    rec = Recorder(root, record={"all"}, retention_bytes=cap, segment_bytes=segment, clock=lambda: H0)
+    cap = 2_000_000
+    rec = Recorder(root, record={"all"}, retention_bytes=cap, clock=lambda: H0)
     await rec.start()
     peak = 0
     for i in range(200):  # 10 MB in one hour of one camera
         await rec.record("cam1", i, None, H0 + i * 0.05, frame)
         peak = max(peak, on_disk(root))
-    assert peak <= cap + segment + len(frame)
+    assert peak <= cap + MIN_SEGMENT_BYTES + len(frame)  # the default segment for a 2 MB cap is the 1 MiB floor
     frames = await all_frames(rec, "cam1")
     assert frames[-1].seq == 199 and [f.seq for f in frames] == list(range(frames[0].seq, 200))
     await rec.close()

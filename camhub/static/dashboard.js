@@ -80,10 +80,21 @@ function render(data) {
   document.getElementById("empty").hidden = data.devices.length > 0;
 }
 
+// Every page of the registry (the hub serves it 200 devices at a time).
+async function allDevices() {
+  const first = await getJson("/api/v1/devices");
+  let page = first;
+  while (page.next) {
+    page = await getJson(page.next);
+    first.devices.push(...page.devices);
+  }
+  return first;
+}
+
 async function refresh() {
   const error = document.getElementById("error");
   try {
-    render(await getJson("/api/v1/devices"));
+    render(await allDevices());
     error.hidden = true;
   } catch (e) {
     error.textContent = `Cannot reach the hub: ${e.message}`;
