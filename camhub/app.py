@@ -16,7 +16,7 @@ from .access import Access, access_middleware
 from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
-from .fanout import Fanout
+from .fanout import TICK_S, Fanout
 from .head import discard_head_body, head_without_body
 from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
 from .ratelimit import FailedAuth
@@ -26,7 +26,7 @@ from .viewcache import ViewCache
 
 # Multipart framing and headers on top of the largest accepted JPEG.
 BODY_HEADROOM = 256 * 1024
-SWEEP_S = 2.0  # how often silent cameras are looked for and freed memory is handed back
+SWEEP_S = 2.0  # how often silent cameras' frames are let go and freed memory is handed back
 
 
 def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
@@ -48,6 +48,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
         max_viewers_per_camera=config.max_viewers_per_camera,
         idle_s=config.frame_idle_s,
         budget_bytes=int(config.live_memory_mb * 2**20),
+        stall_s=config.viewer_timeout_s,
     )
     app[RECORDER] = Recorder(
         config.data_dir / "recordings",
@@ -84,13 +85,19 @@ async def _end_streams(app: web.Application) -> None:
 
 
 async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Silent cameras' frames are let go, and the memory they held is handed back to the system."""
+    """The fan-out's tick (silent cameras, stuck viewers); silent cameras' frames are let go, and the memory they
+    held is handed back to the system."""
     fanout, clock = app[FANOUT], app[CLOCK]
+    loop = asyncio.get_running_loop()
 
     async def sweep() -> None:
-        left = fanout.viewers_left
+        left, release_at = fanout.viewers_left, loop.time() + SWEEP_S
         while True:
-            await asyncio.sleep(SWEEP_S)
+            await asyncio.sleep(TICK_S)
+            fanout.tick(loop.time())
+            if loop.time() < release_at:
+                continue
+            release_at = loop.time() + SWEEP_S
             if fanout.release_idle(clock()) or fanout.viewers_left != left:
                 left = fanout.viewers_left
                 await asyncio.to_thread(memory.trim)

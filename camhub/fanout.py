@@ -8,7 +8,7 @@ once it has been silent for `idle_s` with nobody watching, and the frames held i
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -16,6 +16,9 @@ from . import sendqueue
 from .framing import live_part
 from .resize import Sizes, Variant, shrink
 
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # how late a silent camera's end or a stuck viewer may be noticed
 MAX_INTERVAL_S = 60.0  # a camera slower than one frame a minute is treated as one frame a minute
 _INTERVAL_WEIGHT = 0.2  # of the newest spacing in the moving average of a camera's frame interval
 
@@ -26,8 +29,11 @@ class Viewer:
     def __init__(self, transport: asyncio.Transport | None) -> None:
         self.transport = transport
         sock = None if transport is None else transport.get_extra_info("socket")
+        peer = None if transport is None else transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) else "?"
         self._fd = -1 if sock is None else int(sock.fileno())
-        self.limited = sock is not None and sendqueue.limit_unsent(sock)
+        self.writing_since: float | None = None  # loop time a part's write began, while it has not returned
+        self.stalled = False
         if transport is not None:
             # The hub's own buffer empties before the next part is chosen: the newest frame at that moment. (1, not
             # 0: asyncio's TLS transport pauses at size >= high, so with 0 it would stay paused with nothing queued.)
@@ -48,6 +54,16 @@ class Viewer:
     def unsent(self) -> int:
         return sendqueue.unsent(self._fd) if self._open() else 0
 
+    def drop_if_stuck(self, now: float, stall_s: float) -> bool:
+        """Aborts the connection of a write stuck for `stall_s`: its stream then ends as stalled."""
+        since = self.writing_since
+        if since is None or now - since < stall_s or not self._open():
+            return False
+        self.stalled = True
+        assert self.transport is not None
+        self.transport.abort()
+        return True
+
 
 @dataclass(eq=False)
 class Slot:
@@ -66,6 +82,7 @@ class Slot:
     closed: bool = False
     sizes: Sizes = field(default_factory=Sizes)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _ticked_seq: int = 0
 
     def held(self) -> int:
         """Bytes this slot keeps alive: the frame and its part (reduced copies are short-lived)."""
@@ -87,18 +104,20 @@ class Slot:
         self.jpeg, self.received_at = jpeg, received_at
         self.part = live_part(jpeg, self.seq, received_at)
         self.sizes.clear()
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self.wake()
 
     def close(self) -> None:
         """Ends every viewer's wait, so streams finish at shutdown instead of holding it up."""
         self.closed = True
         self._changed.set()
 
-    async def changed(self, timeout: float) -> None:
-        """Returns when a frame arrives, the slot closes, or `timeout` seconds pass."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), max(timeout, 0.0))
+    async def changed(self) -> None:
+        """Returns when a frame arrives, the slot closes, or Fanout.tick() finds the camera silent."""
+        await self._changed.wait()
+
+    def wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def variant(self, width: int | None) -> Variant:
         """The newest frame and its part, reduced to `width` when that is narrower than the frame."""
@@ -138,8 +157,9 @@ class Fanout:
         max_viewers_per_camera: int = 64,
         idle_s: float = 600.0,
         budget_bytes: int = 512 * 2**20,
+        stall_s: float = 10.0,
     ) -> None:
-        self.max_viewers, self.max_viewers_per_camera = max_viewers, max_viewers_per_camera
+        self.max_viewers, self.max_viewers_per_camera, self.stall_s = max_viewers, max_viewers_per_camera, stall_s
         self.idle_s, self.budget_bytes = idle_s, budget_bytes
         self._slots: dict[str, Slot] = {}
         self._recent: OrderedDict[str, Slot] = OrderedDict()  # slots holding a frame, least recently updated first
@@ -184,6 +204,26 @@ class Fanout:
         self.held_bytes -= slot.held()
         slot.release()
         self.frames_released += 1
+
+    def tick(self, now: float) -> int:
+        """Every TICK_S, in place of a timer per viewer and frame: the viewers of a camera that sent nothing since
+        the last tick look again (has it stopped? gone offline?), and writes stuck for `stall_s` (loop time) are
+        aborted. Returns how many viewers were dropped."""
+        dropped = 0
+        for device_id, slot in self._slots.items():
+            if not slot.viewers:
+                continue
+            if slot.seq == slot._ticked_seq:
+                slot.wake()
+            slot._ticked_seq = slot.seq
+            for viewer in slot.viewers:
+                if viewer.drop_if_stuck(now, self.stall_s):
+                    slot.viewers_dropped += 1
+                    dropped += 1
+                    log.warning(
+                        "dropped viewer %s of %s: its write stalled for %.1f s", viewer.peer, device_id, self.stall_s
+                    )
+        return dropped
 
     def admit(self, slot: Slot, viewer: Viewer) -> None:
         """Counts a viewer in, or raises ViewerLimit."""

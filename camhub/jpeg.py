@@ -37,11 +37,15 @@ def inspect(data: bytes) -> JpegInfo:
     width = height = 0
     pos, end = 2, len(data) - 2
     for _ in range(MAX_SEGMENTS):
-        fill = _FILL.match(data, pos, end)
-        if fill is None or fill.end() + 3 > end:
+        if data[pos] != 0xFF:
             raise JpegError(f"corrupt JPEG: expected a marker at byte {pos}")
-        pos = fill.end() - 1  # the marker's own 0xFF
         marker = data[pos + 1]
+        if marker == 0xFF:  # fill bytes: their run is skipped in C
+            fill = _FILL.match(data, pos, end)
+            pos = fill.end() - 1 if fill is not None else pos  # the marker's own 0xFF
+            marker = data[pos + 1]
+        if pos + 4 > end:
+            raise JpegError(f"corrupt JPEG: expected a marker at byte {pos}")
         if marker in _STANDALONE:
             pos += 2
             continue

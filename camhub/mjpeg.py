@@ -13,15 +13,15 @@ from .errors import error
 from .fanout import Slot, Viewer, ViewerLimit
 from .framing import BOUNDARY, CONTENT_TYPE, PREAMBLE, last_part
 from .keys import CLOCK, CONFIG, FANOUT, REGISTRY
-from .registry import OFFLINE_AFTER_INTERVALS, Device
+from .registry import Device
 from .resize import ResizeError, parse_width
-from .sendqueue import NOTSENT_LOWAT
+from .sendqueue import UNSENT_LIMIT
 
 log = logging.getLogger(__name__)
 
 _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"}
 MAX_FPS = 60.0
-# How often a viewer whose kernel queue is still above NOTSENT_LOWAT is looked at again: only slow viewers wait
+# How often a viewer whose kernel queue is still above UNSENT_LIMIT is looked at again: only slow viewers wait
 # here, and for them a frame is due every 33-200 ms.
 UNSENT_POLL_S = 0.01
 _END_WRITE_S = 1.0  # the closing part is best effort: a viewer that stalls on it is not waited for
@@ -62,11 +62,15 @@ class _Stream:
         self.sent = 0
 
     def _socket_full(self) -> bool:
-        """Whether the hub still holds bytes for this viewer or the kernel more than NOTSENT_LOWAT unsent ones."""
-        return bool(self.viewer.buffered()) or self.viewer.unsent() > NOTSENT_LOWAT
+        """Whether the hub still holds bytes for this viewer or the kernel more than UNSENT_LIMIT unsent ones."""
+        return bool(self.viewer.buffered()) or self.viewer.unsent() > UNSENT_LIMIT
 
-    async def _socket_drained(self) -> None:
+    async def _socket_drained(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Raises TimeoutError when the viewer has taken nothing for `stall_s`."""
+        give_up = loop.time() + self.stall_s
         while self._socket_full():
+            if loop.time() >= give_up:
+                raise TimeoutError
             await asyncio.sleep(UNSENT_POLL_S)
 
     async def _newer_frame(self) -> str | None:
@@ -82,16 +86,15 @@ class _Stream:
             end_in = silent_since + slot.interval + self.end_after_s - now
             if end_in <= 0:
                 return f"camera sent no frame for {now - silent_since:.1f} s"
-            offline_in = device.last_seen + OFFLINE_AFTER_INTERVALS * self.registry.heartbeat_interval(device) - now
-            await slot.changed(min(end_in, offline_in) + 0.01)
+            await slot.changed()  # Fanout.tick() wakes it while the camera is silent
         return None if not slot.closed else "hub shutting down"
 
     async def run(self, response: web.StreamResponse) -> None:
-        loop = asyncio.get_running_loop()
+        loop, viewer = asyncio.get_running_loop(), self.viewer
         due = 0.0
         while True:
             if self._socket_full():
-                await asyncio.wait_for(self._socket_drained(), self.stall_s)
+                await self._socket_drained(loop)
             if self.period and (wait := due - loop.time()) > 0:
                 await asyncio.sleep(wait)
             reason = await self._newer_frame()
@@ -105,9 +108,14 @@ class _Stream:
                 self.seen = seq
                 continue
             self.slot.count_sent(self.seen)
-            lead = b"" if self.sent else PREAMBLE
+            data = part if self.sent else PREAMBLE + part  # a copy of the first part only
             self.seen, self.sent, due = seq, self.sent + 1, loop.time() + self.period
-            await asyncio.wait_for(response.write(lead + part), self.stall_s)
+            # Not a timer per part: Fanout.tick() aborts a write stuck for stall_s.
+            viewer.writing_since = loop.time()
+            await response.write(data)
+            viewer.writing_since = None
+            if viewer.stalled:
+                return  # Fanout.tick() aborted it
 
     async def _end(self, response: web.StreamResponse, reason: str) -> None:
         """The last frame once more with the reason in X-End-Of-Stream, then the close delimiter."""
@@ -159,11 +167,12 @@ async def _watch(request: web.Request, viewer_stream: _Stream, response: web.Str
         await viewer_stream.run(response)
     except TimeoutError:
         slot.viewers_dropped += 1
-        log.warning("dropped viewer %s of %s: its write stalled for %.1f s", request.remote, device_id, timeout)
+        log.warning("dropped viewer %s of %s: it took nothing for %.1f s", request.remote, device_id, timeout)
         if request.transport is not None:
             request.transport.abort()  # frees whatever is still buffered for it at once
     except ConnectionError:
-        log.debug("viewer %s of %s went away", request.remote, device_id)
+        if not viewer_stream.viewer.stalled:  # Fanout.tick() counted and logged a stalled one
+            log.debug("viewer %s of %s went away", request.remote, device_id)
     return response
 
 

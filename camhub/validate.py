@@ -47,20 +47,26 @@ def loads(raw: bytes | str) -> Any:
 
 async def read_body(request: web.Request, limit: int, what: str = "body") -> bytes:
     """The whole body, refused with 413 past `limit` (declared or streamed) and 408 if it stalls."""
-    timeout_s = request.app[CONFIG].body_timeout_s
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"{what} of {request.content_length} bytes exceeds the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
+    if request.content.is_eof():  # it all came with the headers (most frames): no deadline to arm
+        return await _gather(request, limit, what)
+    timeout_s = request.app[CONFIG].body_timeout_s
     try:
         async with asyncio.timeout(timeout_s):
-            while chunk := await request.content.readany():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, f"{what} exceeds the {limit}-byte limit")
-                chunks.append(chunk)
+            return await _gather(request, limit, what)
     except TimeoutError:
         raise ApiError(408, f"the request body did not arrive within {timeout_s:g} s") from None
+
+
+async def _gather(request: web.Request, limit: int, what: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"{what} exceeds the {limit}-byte limit")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from camhub.fanout import Fanout, Slot
+from camhub.fanout import Fanout, Slot, Viewer
 from camhub.framing import BOUNDARY, CLOSE
 from camhub.keys import FANOUT
 from testkit.hubs import KEY, HubProcess, hub_config, post_frame, running_hub
@@ -179,7 +179,7 @@ async def test_shutdown_ends_open_streams(client, tmp_path):
 
 async def test_slot_keeps_only_the_newest_frame_and_counts_what_viewers_skip():
     slot = Slot()
-    waiter = asyncio.create_task(slot.changed(5.0))
+    waiter = asyncio.create_task(slot.changed())
     await asyncio.sleep(0)
     assert not waiter.done()
     slot.publish(b"one", 1.0)
@@ -192,10 +192,49 @@ async def test_slot_keeps_only_the_newest_frame_and_counts_what_viewers_skip():
     slot.count_sent(1)
     assert (slot.parts_sent, slot.parts_skipped) == (2, 2)
     assert slot.interval == pytest.approx(0.5)
-    late = asyncio.create_task(slot.changed(5.0))
+    late = asyncio.create_task(slot.changed())
     await asyncio.sleep(0)
     slot.close()
     await asyncio.wait_for(late, 1.0)
+
+
+class _Transport:
+    """What Fanout.tick() sees of a viewer's connection."""
+
+    def __init__(self) -> None:
+        self.aborted = False
+
+    def get_extra_info(self, name):
+        return None
+
+    def set_write_buffer_limits(self, high):
+        pass
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+async def test_tick_wakes_viewers_of_a_silent_camera_and_aborts_stuck_writes():
+    fanout = Fanout(stall_s=2.0)
+    slot = fanout.slot("cam1")
+    writing, waiting = Viewer(_Transport()), Viewer(_Transport())
+    fanout.admit(slot, writing)
+    fanout.admit(slot, waiting)
+    slot.publish(b"one", 1.0)
+    waiter = asyncio.create_task(slot.changed())
+    await asyncio.sleep(0)
+    assert fanout.tick(100.0) == 0 and not waiter.done()  # a frame came since the last tick: no need to look
+    assert fanout.tick(100.25) == 0
+    await asyncio.sleep(0)
+    assert waiter.done()  # nothing since: the viewers look again (ended? offline?)
+    writing.writing_since = 101.0
+    assert fanout.tick(102.9) == 0 and not writing.stalled
+    assert fanout.tick(103.0) == 1 and writing.stalled and writing.transport.aborted
+    assert not waiting.stalled and not waiting.transport.aborted
+    assert fanout.tick(110.0) == 0 and slot.viewers_dropped == 1  # dropped once
 
 
 async def test_viewer_caps_answer_503_and_free_their_place(hub_factory, client):

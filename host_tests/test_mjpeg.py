@@ -58,8 +58,6 @@ async def test_a_stalled_viewer_shows_in_the_metrics_with_the_kernel_queue(hub, 
     await wait_for(lambda: len(slot.viewers) == 1)
     for n in range(1, 40):
         await post_frame(client, hub.url, BIG[n % len(BIG)], seq=n)
-    viewer = next(iter(slot.viewers))
-    assert viewer.limited
     assert slot.kernel_queued() > 0
     # at most one part beyond what the kernel holds: the hub buffers nothing more for it
     assert slot.buffered() - slot.kernel_queued() <= max(map(len, BIG)) + 4096
