@@ -59,7 +59,7 @@ class Socket:
         # A shaped link (a rate or an RTT) puts threads between the board and the real socket: the writer
         # hands the send buffer's bytes over as the radio drains them, the reader stamps what arrives with
         # the time it reaches the board (arrival + RTT). Unshaped sockets talk to the real socket directly.
-        self._shaped = world.link.rate is not None or world.link.rtt > 0
+        self._shaped = world.link.shaped
         self._cond = _threading.Condition()
         self._out: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (drained at, bytes)
         self._queued = 0
