@@ -185,20 +185,31 @@ class FakeSocket:
 
 
 class FakeLink:
-    """A radio link for fake sockets: every byte sent moves `clock` (a FakeClock) on at `bytes_per_ms`, which a
-    test may change at any time to step the link's rate."""
+    """A radio link for fake sockets, like lwIP's on the board: a 5744-byte send buffer that drains onto the air
+    at `bytes_per_ms` (a test may change it at any time to step the link). A send that does not fit the buffer
+    moves `clock` (a FakeClock) on until it does, as the firmware would wait out EAGAIN."""
+
+    SEND_BUFFER = 5744
 
     def __init__(self, clock, bytes_per_ms):
         self.clock = clock
         self.bytes_per_ms = bytes_per_ms
-        self._owed = 0
+        self._queued = 0
+        self._at = clock.ms
 
     def carry(self, nbytes):
-        owed = self._owed + nbytes
-        ms = owed // self.bytes_per_ms
-        self._owed = owed - ms * self.bytes_per_ms
-        if ms:
-            self.clock.advance(ms)
+        now = self.clock.ms
+        self._queued -= (now - self._at) * self.bytes_per_ms
+        if self._queued < 0:
+            self._queued = 0
+        self._at = now
+        over = self._queued + nbytes - self.SEND_BUFFER
+        if over > 0:
+            wait = (over + self.bytes_per_ms - 1) // self.bytes_per_ms
+            self.clock.advance(wait)
+            self._at = self.clock.ms
+            self._queued -= wait * self.bytes_per_ms
+        self._queued += nbytes
 
 
 class LeanSocket(FakeSocket):

@@ -120,7 +120,9 @@ class RateControl:
             return
         self.busy_pct = send * 100 // elapsed
         if send > 0:
-            self.link_kbps = _kbps(total // send)
+            spare = total - frames * SEND_BUFFER
+            saturated = self.busy_pct >= DOWN_PCT or spare <= 0
+            self.link_kbps = _kbps(total // send if saturated else spare // send)
         if self.policy == "fps":
             self._decide(now, frames, total, send)
 
@@ -158,8 +160,8 @@ class RateControl:
         if load > DOWN_PCT:
             self._up_windows = 0
             rate = total // send
-            if self._last_ms > 0 and self._last_bytes // self._last_ms < rate:
-                rate = self._last_bytes // self._last_ms  # the link just got slower than the window says
+            if self._last_ms > 0 and self._last_bytes // self._last_ms * 10 < rate * 7:
+                rate = self._last_bytes // self._last_ms  # the link just got much slower than the window says
             self._step(now, average, max(1, rate), interval, False)
         elif load < UP_PCT and self._below_ceiling():
             self._up_windows += 1
@@ -310,8 +312,10 @@ class RateControl:
         self.changed_at = now
         print("Adapt: %s q%d -> %s q%d%s:" % (old_size, old_quality, size, quality, note), reason)
         if up:
+            # Should the link not carry it, a bigger frame size is barred at every quality, a better quality number
+            # at this size only for it and better.
             self._probation_at = now
-            self._probation = (framesize.rung(size), quality)
+            self._probation = (framesize.rung(size), quality if size == old_size else QUALITY_MAX)
         else:
             probation = self._probation
             if probation is not None and ticks.diff(now, self._probation_at) < PROBATION_MS:
