@@ -14,7 +14,7 @@ from . import __version__
 from .errors import ApiError, error
 from .fanout import Slot
 from .ingest import read_frame
-from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, STARTED
+from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, SETTINGS, STARTED
 from .registry import Device, device_id_problem
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,12 @@ async def heartbeat(request: web.Request) -> web.Response:
     device = request.app[REGISTRY].heartbeat(device_id, uptime, free_heap, rssi, status, extra)
     if device is None:
         raise ApiError(404, f"unknown device {device_id!r}: register it first")
-    return web.json_response({"ok": True, "deviceId": device_id})
+    answer = {
+        "ok": True,
+        "deviceId": device_id,
+        **request.app[SETTINGS].for_heartbeat(device_id, extra.get("settings")),
+    }
+    return web.json_response(answer)
 
 
 @device_endpoint

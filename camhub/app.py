@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, metrics, mjpeg, pages, recordings
+from . import api, camera_settings, metrics, mjpeg, pages, recordings
 from .auth import ApiKeys, load_api_keys, viewer_password_middleware
 from .config import Config
 from .errors import json_errors
@@ -28,7 +28,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     """The hub as configured; `clock` (unix seconds) is what every part of it reads the time from."""
     middlewares: list[Middleware] = [json_errors]
     if config.view_password:
-        middlewares.append(viewer_password_middleware(config.view_password))
+        middlewares.append(viewer_password_middleware(config.view_password, config.operator_password))
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
@@ -54,6 +54,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
+    camera_settings.setup(app)
     return app
 
 

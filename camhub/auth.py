@@ -57,6 +57,12 @@ class ApiKeys:
         return "invalid API key"
 
 
+def password_matches(header: str, password: str) -> bool:
+    """True when an Authorization header carries `password` by HTTP Basic; the compare takes constant time."""
+    given = _basic_password(header)
+    return given is not None and hmac.compare_digest(given.encode(), password.encode())
+
+
 def _basic_password(header: str) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
@@ -68,15 +74,17 @@ def _basic_password(header: str) -> str | None:
     return decoded.partition(":")[2]
 
 
-def viewer_password_middleware(password: str) -> Middleware:
-    """HTTP Basic (any user name) so the same URL works in browsers, ffmpeg, VLC and Home Assistant."""
-    expected = password.encode()
+def viewer_password_middleware(password: str, *others: str) -> Middleware:
+    """HTTP Basic (any user name) so the same URL works in browsers, ffmpeg, VLC and Home Assistant.
+
+    `others` (the operator password) open the viewer pages too: whoever may change settings may watch."""
+    accepted = [p.encode() for p in (password, *others) if p]
 
     @web.middleware
     async def require_password(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
             given = _basic_password(request.headers.get("Authorization", ""))
-            if given is None or not hmac.compare_digest(given.encode(), expected):
+            if given is None or not any([hmac.compare_digest(given.encode(), p) for p in accepted]):
                 return web.json_response(
                     {"error": "viewer password required (HTTP Basic auth, any user name)"},
                     status=401,

@@ -19,6 +19,7 @@ class Config:
     data_dir: Path = Path("camhub-data")
     api_keys: tuple[str, ...] = ()
     view_password: str = ""
+    operator_password: str = ""
     max_frame_bytes: int = 4 * 1024 * 1024
     viewer_timeout_s: float = 10.0
     heartbeat_interval_s: float = 10.0
@@ -70,6 +71,13 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "view_password",
         str,
         "password for every viewer page, stream and JSON view (HTTP Basic, any user name); empty = open",
+    ),
+    (
+        "--operator-password",
+        "operator_password",
+        str,
+        "password for changing camera settings from the live pages or PUT /api/v1/devices/{id}/settings"
+        " (HTTP Basic, any user name; it opens the viewer pages too); empty = settings are read-only",
     ),
     ("--max-frame-bytes", "max_frame_bytes", _positive(int), "largest JPEG frame accepted (413 above)"),
     (

@@ -12,6 +12,7 @@ from .config import Config
 from .fanout import Fanout
 from .recording import Recorder
 from .registry import Registry
+from .settings_store import SettingsStore
 
 CONFIG = web.AppKey("config", Config)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")  # unix seconds; tests inject their own
@@ -22,3 +23,4 @@ FANOUT = web.AppKey("fanout", Fanout)
 RECORDER = web.AppKey("recorder", Recorder)
 REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
 STARTED = web.AppKey("started", float)
+SETTINGS = web.AppKey("settings", SettingsStore)  # what the hub wants each camera's settings to be

@@ -171,3 +171,11 @@ def test_answers_that_are_not_settings_raise_value_error():
 
 def test_every_key_has_a_base_value():
     assert set(KEYS) == set(base_settings(Rig().cfg))
+
+
+def test_a_refused_value_keeps_what_the_camera_runs():
+    remote, camera, fake, rate, loop = rig()
+    remote.apply({"version": 1, "values": {"frameSize": "VGA", "quality": 12}})
+    remote.apply({"version": 2, "values": {"frameSize": "QSXGA", "quality": 12}})
+    assert "KB short" in remote.report()["refused"]["frameSize"]
+    assert (camera.frame_size, camera.quality) == ("VGA", 12) and fake.reconfigured == ["VGA"]

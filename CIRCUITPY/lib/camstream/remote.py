@@ -3,6 +3,7 @@ applied, and reported in the next heartbeat (what was applied, what was refused 
 
 settings.toml stays the base: a key the hub no longer sends goes back to its settings.toml value, a reboot starts
 from settings.toml, and the hub sends its settings again whenever the version a heartbeat reports is not its own.
+A refused value changes nothing: the setting keeps what it had.
 A hub that never sends any leaves everything as settings.toml says.
 """
 
@@ -127,6 +128,7 @@ class RemoteSettings:
                 problem = self._check(key, values[key], wanted)
                 if problem:
                     refused[key] = problem
+                    wanted[key] = self.live[key]  # a refused value changes nothing: what runs now stays
                 else:
                     wanted[key] = values[key]
                     explicit[key] = values[key]
