@@ -31,7 +31,7 @@ _DRIFT = 0.03  # a scene is never still: sizes wander this much, slowly, plus 1%
 
 def ov5640_jpeg_bytes(width: int, height: int, quality: int, index: int = 0, fps: float = 30.0) -> int:
     """The size of frame `index` of a busy scene at this frame size and quality number (2..63)."""
-    base = width * height / (SCENE * max(1, quality & 0x3F) ** QUALITY_EXPONENT)
+    base = width * height / (SCENE * math.pow(max(1, quality & 0x3F), QUALITY_EXPONENT))
     t = index / fps
     wander = _DRIFT * math.sin(2 * math.pi * t / 7.0) + 0.01 * math.sin(index * 2.399)
     return round(base * (1.0 + wander))
