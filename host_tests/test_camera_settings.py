@@ -157,3 +157,11 @@ async def test_device_key_is_not_enough(hub_factory, client):
     hub = await registered(hub_factory, client, operator_password=PASSWORD)
     status, _, _ = await put(client, hub.url, CHANGE, {"X-API-Key": KEY})
     assert status == 401
+
+
+def test_the_hub_knows_the_firmwares_frame_sizes():
+    """The hub does not import the firmware (another program, on another machine): the lists must agree."""
+    from camhub import camera_settings
+    from camstream import framesize
+
+    assert camera_settings.FRAME_SIZES == framesize.NAMES and camera_settings.LADDER == framesize.LADDER

@@ -323,3 +323,11 @@ def test_reconfigure_to_buffers_the_psram_cannot_hold_fails_and_keeps_the_old_on
     assert cam.take(1) is not None
     cam.reconfigure(frame_size=espcamera.FrameSize.QHD)
     assert (cam.width, cam.height) == (2560, 1440)
+
+
+def test_frame_sizes_agree_with_the_firmwares_table(board):
+    from camstream import framesize
+
+    board.boot()
+    espcamera = board.module("espcamera")
+    assert {name: getattr(espcamera.FrameSize, name).size for name in framesize.NAMES} == framesize.DIMENSIONS

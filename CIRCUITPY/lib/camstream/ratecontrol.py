@@ -8,9 +8,11 @@ the link spends sending:
 - above DOWN_PCT: the best picture that needs at most FILL_PCT of the interval at the rate just measured. The
   quality number rises first (up to the worst allowed); the frame size steps down (to the smallest allowed)
   only when no quality number gets there, straight to the size that fits: one reconfigure().
-- below UP_PCT for UP_WINDOWS windows in a row: the best picture that needs at most FILL_PCT at a rate measured
-  conservatively (as if the send buffer was empty when each frame began), never better than the ceiling
-  (CAMSTREAM_FRAME_SIZE and CAMSTREAM_JPEG_QUALITY, or what the hub set).
+- needing below UP_PCT of the interval for UP_WINDOWS windows in a row, at a rate measured conservatively (as if
+  the send buffer was empty when each frame began): the best picture that needs at most FILL_PCT at that rate,
+  or one step up on probation where the rate cannot say (frames that fit the empty buffer); never better than the
+  ceiling (CAMSTREAM_FRAME_SIZE and CAMSTREAM_JPEG_QUALITY, or what the hub set), and only if it is worth a
+  change (at least UP_GAIN_PCT more bytes of picture).
 - a step up that the link does not carry (a step down within PROBATION_MS of it) bars that picture for HOLD_MS,
   twice as long each time it happens again: the steady parts do not oscillate.
 Predictions scale the bytes measured now by the pixel count and by quality ** -0.75, the OV5640's JPEG size law
@@ -30,6 +32,7 @@ DOWN_PCT = 92
 UP_PCT = 65
 FILL_PCT = 80
 UP_WINDOWS = 3
+UP_GAIN_PCT = 15  # a step up must promise at least this much more picture (bytes): no creeping by tiny steps
 PROBATION_MS = 8000
 HOLD_MS = 30000
 HOLD_MAX_MS = 240000
@@ -155,7 +158,7 @@ class RateControl:
 
     def _decide(self, now, frames, total, send):
         interval = 1000 // self.target_fps
-        load = send * 100 // (frames * interval)
+        load = send * 100 // (frames * interval)  # share of each interval spent putting bytes into the socket
         average = total // frames
         if load > DOWN_PCT:
             self._up_windows = 0
@@ -163,12 +166,16 @@ class RateControl:
             if self._last_ms > 0 and self._last_bytes // self._last_ms * 10 < rate * 7:
                 rate = self._last_bytes // self._last_ms  # the link just got much slower than the window says
             self._step(now, average, max(1, rate), interval, False)
-        elif load < UP_PCT and self._below_ceiling():
+            return
+        # The link is busy longer than `send` says (the buffer's last bytes drain after it): judge room by the
+        # share of each interval it needs at the rate measured from below; 0: frames too small to measure it.
+        spare = total - frames * SEND_BUFFER
+        rate = spare // send if spare > 0 and send > 0 else 0
+        used = total * 100 // (rate * frames * interval) if rate else 0
+        if used < UP_PCT and self._below_ceiling():
             self._up_windows += 1
             if self._up_windows >= UP_WINDOWS:
                 self._up_windows = 0
-                spare = total - frames * SEND_BUFFER
-                rate = spare // send if spare > 0 and send > 0 else 0
                 self._step(now, average, rate, interval, True)
         else:
             self._up_windows = 0
@@ -180,22 +187,18 @@ class RateControl:
     def _step(self, now, average, rate, interval, up):
         camera = self._camera
         size, quality = camera.frame_size, camera.quality
-        if not rate:
-            choice = self._next_up(now)  # frames smaller than the send buffer: the link's rate is not measurable
-            budget = 0
-        else:
-            budget = rate * interval // 100 * FILL_PCT - OVERHEAD
-            choice = self._best_under(average, budget, up, now)
+        budget = rate * interval // 100 * FILL_PCT - OVERHEAD if rate else 0
+        choice = self._best_under(average, budget, up, now) if rate else None
+        if up and (choice is None or not self._worth(choice, size, quality, average)):
+            choice = self._probe(now)  # the measured rate is a lower bound: try one step, on probation
         if choice is None or (choice[0], choice[1]) == (size, quality):
             return
         new_size, new_quality, predicted = choice
         if up:
-            if not _better(new_size, new_quality, size, quality):
-                return
-            if rate:
+            if predicted:
                 reason = "link has room: ~%d KB/s, sending %d%% of the time" % (_kbps(rate), self.busy_pct)
             else:
-                reason = "link has room: each frame fits the empty send buffer at once"
+                reason = "link has room: sending %d%% of the time; one step up on probation" % self.busy_pct
         elif predicted > budget:
             reason = "link ~%d KB/s cannot carry %d fps even at %s q%d (~%s KB a frame); fps will fall" % (
                 _kbps(rate),
@@ -275,19 +278,34 @@ class RateControl:
         floor = framesize.LADDER[bottom] if bottom >= 0 else size
         return floor, worst, predict(average, size, quality, floor, worst)
 
-    def _next_up(self, now):
-        """The next bigger size allowed at the same quality number, or one quality step better: for links whose
-        rate cannot be measured yet (every frame fits the empty send buffer at once)."""
+    def _worth(self, choice, size, quality, average):
+        """A step up must be better and promise at least UP_GAIN_PCT more bytes of picture: no creeping."""
+        new_size, new_quality, predicted = choice
+        return _better(new_size, new_quality, size, quality) and predicted * 100 >= average * (100 + UP_GAIN_PCT)
+
+    def _probe(self, now):
+        """One step up when the link's rate is only known from below (or not at all: every frame fits the empty
+        send buffer): the next bigger size allowed with at least UP_GAIN_PCT more pixels at the same quality
+        number, else the quality number that promises UP_GAIN_PCT more bytes. A failed probe is barred."""
         camera = self._camera
         size, quality = camera.frame_size, camera.quality
         top, bottom = self._rungs()
         here = framesize.rung(size)
-        if here < top:
-            bigger = framesize.LADDER[here + 1 if here >= bottom else bottom]
-            if self._fits(bigger) and not self._barred_from(bigger, quality, now):
-                return bigger, max(quality, self.best_quality), 0
-        if quality > self.best_quality and not self._barred_from(size, quality - 1, now):
-            return size, quality - 1, 0
+        rung = here + 1 if here >= bottom else bottom
+        while 0 <= rung <= top:
+            bigger = framesize.LADDER[rung]
+            if framesize.pixels(bigger) * 100 >= framesize.pixels(size) * (100 + UP_GAIN_PCT) or here < bottom:
+                if self._fits(bigger) and not self._barred_from(bigger, quality, now):
+                    return bigger, max(quality, self.best_quality), 0
+                break
+            rung += 1
+        better = quality - 1
+        while better >= self.best_quality:
+            if SIZE_AT[better] * 100 >= SIZE_AT[quality] * (100 + UP_GAIN_PCT):
+                if not self._barred_from(size, better, now):
+                    return size, better, 0
+                break
+            better -= 1
         return None
 
     def _apply(self, now, size, quality, reason, up):
