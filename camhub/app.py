@@ -11,32 +11,44 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, camera_settings, metrics, mjpeg, pages, recordings
-from .auth import ApiKeys, load_api_keys, viewer_password_middleware
+from . import api, camera_settings, integrations, memory, metrics, mjpeg, pages, recordings
+from .access import Access, access_middleware
+from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
 from .fanout import Fanout
-from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED
+from .head import discard_head_body, head_without_body
+from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
+from .ratelimit import FailedAuth
 from .recording import Recorder
 from .registry import Registry
+from .viewcache import ViewCache
 
 # Multipart framing and headers on top of the largest accepted JPEG.
 BODY_HEADROOM = 256 * 1024
+SWEEP_S = 2.0  # how often silent cameras are looked for and freed memory is handed back
 
 
 def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     """The hub as configured; `clock` (unix seconds) is what every part of it reads the time from."""
-    middlewares: list[Middleware] = [json_errors]
-    if config.view_password:
-        middlewares.append(viewer_password_middleware(config.view_password, config.operator_password))
+    memory.configure()
+    access = Access(config, FailedAuth(config.auth_failures_per_minute, time.monotonic))
+    # head_without_body innermost: it wraps every route's own handler.
+    middlewares: list[Middleware] = [json_errors, access_middleware(access), head_without_body]
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
+    app[ACCESS] = access
     app[CLOCK] = clock
     app[API_KEYS] = ApiKeys(keys)
     app[KEY_SOURCE] = source
     app[REGISTRY] = Registry(config.data_dir / "registry.sqlite3", config.heartbeat_interval_s, clock)
-    app[FANOUT] = Fanout()
+    app[FANOUT] = Fanout(
+        max_viewers=config.max_viewers,
+        max_viewers_per_camera=config.max_viewers_per_camera,
+        idle_s=config.frame_idle_s,
+        budget_bytes=int(config.live_memory_mb * 2**20),
+    )
     app[RECORDER] = Recorder(
         config.data_dir / "recordings",
         record=config.record,
@@ -46,11 +58,16 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     )
     app[REJECTS] = Counter()
     app[STARTED] = clock()
+    app[VIEWS] = ViewCache(config.views_max_age_s)
+    app.on_response_prepare.append(_server_header)
+    app.on_response_prepare.append(discard_head_body)
     app.on_shutdown.append(_end_streams)
+    app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
+    integrations.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
@@ -58,8 +75,32 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     return app
 
 
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Instead of aiohttp's "Python/3.x aiohttp/3.x": versions help only those looking for holes."""
+    response.headers["Server"] = "camhub"
+
+
 async def _end_streams(app: web.Application) -> None:
     app[FANOUT].close()
+
+
+async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Silent cameras' frames are let go, and the memory they held is handed back to the system."""
+    fanout, clock = app[FANOUT], app[CLOCK]
+
+    async def sweep() -> None:
+        left = fanout.viewers_left
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            if fanout.release_idle(clock()) or fanout.viewers_left != left:
+                left = fanout.viewers_left
+                await asyncio.to_thread(memory.trim)
+
+    task = asyncio.create_task(sweep(), name="fanout-sweep")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,5 +1,8 @@
-"""Camera settings steered from the hub: what may be set and within which bounds, who may set it (the operator),
-`GET`/`PUT /api/v1/devices/{id}/settings`, and the state of each setting (applied, pending or refused and why).
+"""Camera settings steered from the hub: what may be set and within which bounds, `GET`/`PUT
+/api/v1/devices/{id}/settings`, and the state of each setting (applied, pending or refused and why).
+
+A `PUT` is a change: the access middleware lets only the operator through, and only from this hub's own pages
+(access.py, origin.py). Settings steer a device, so they stay read-only until an operator password is set.
 
 The hub checks each value's type and the widest range any supported sensor takes (the OV5640's); the camera
 checks it against its own sensor and PSRAM, applies it, and says in its next heartbeat what it applied and what it
@@ -15,11 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
-from .api import _json_body
-from .auth import password_matches
-from .errors import ApiError, error
+from . import validate
+from .errors import ApiError
 from .keys import CLOCK, CONFIG, REGISTRY, SETTINGS
 from .registry import Device
 from .settings_store import Desired, SettingsStore
@@ -37,7 +38,6 @@ LADDER = (
 )  # fmt: skip
 EFFECTS = ("none", "negative", "grayscale", "red tint", "green tint", "blue tint", "sepia")
 _REASON_LIMIT = 200
-REALM = 'Basic realm="camhub operator", charset="UTF-8"'
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ FIELDS: dict[str, Field] = {
 }
 
 
-def validate(body: dict[str, Any]) -> dict[str, Any]:
+def validate_settings(body: dict[str, Any]) -> dict[str, Any]:
     """The settings of a PUT body, each checked against its field; nulls dropped. Raises ApiError(400)."""
     values: dict[str, Any] = {}
     for key, value in body.items():
@@ -204,31 +204,11 @@ async def get_settings(request: web.Request) -> web.Response:
     return web.json_response(settings_json(request, _device(request)))
 
 
-def _cross_site(request: web.Request) -> str | None:
-    """Why the request comes from another site's page (its Origin is not this hub), or None."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return None  # not from a browser page: curl, scripts
-    try:
-        url = URL(origin)
-        host = URL(f"{url.scheme}://{request.host}")
-        same = url.scheme in ("http", "https") and (url.host, url.port) == (host.host, host.port)
-    except ValueError:
-        same = False
-    return None if same else f"cross-site request refused: Origin {origin[:80]!r} is not this hub ({request.host})"
-
-
 async def put_settings(request: web.Request) -> web.Response:
-    password = request.app[CONFIG].operator_password
-    if not password:
+    if not request.app[CONFIG].operator_password:
         raise ApiError(403, _changes(request)["hint"])
-    cross_site = _cross_site(request)
-    if cross_site:
-        raise ApiError(403, cross_site)
-    if not password_matches(request.headers.get("Authorization", ""), password):
-        return error(401, "operator password required (HTTP Basic, any user name)", **{"WWW-Authenticate": REALM})
     device = _device(request)
-    values = validate(await _json_body(request))
+    values = validate_settings(await validate.json_object(request))
     desired = await request.app[SETTINGS].put(device.device_id, values)
     log.info("settings of %s are now version %d: %s", device.device_id, desired.version, values)
     return web.json_response(settings_json(request, device))

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from . import validate
 from .errors import error
-from .fanout import BOUNDARY, CONTENT_TYPE
+from .framing import CLOSE, CONTENT_TYPE, recorded_part_header
 from .keys import RECORDER
 from .recording import Frame
 from .recording.layout import device_dirname
 
 MAX_SPEED = 1000.0
+MIN_SPEED = 0.01  # slower holds a connection for days per recorded second; 0 still means "as fast as possible"
+LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z: later cannot be written as an ISO 8601 date
 BEHIND_S = 1.0  # a viewer this far behind the schedule is re-anchored instead of sent a burst
 TICKS_PERIOD = 2**29  # supervisor.ticks_ms() wraps here; X-Capture-Ms is the board's ticks
 MAX_GAP_S = 2.0  # playback compresses gaps (camera offline) to this much recorded time
@@ -60,9 +62,12 @@ def parse_time(name: str, raw: str | None) -> float:
                 raise ValueError(f"{name}={raw!r} is neither unix seconds nor ISO 8601") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
-        value = stamp.timestamp()
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={raw!r} is not a finite time")
+        try:
+            value = stamp.timestamp()
+        except (OverflowError, ValueError, OSError):
+            value = math.inf
+    if not (math.isfinite(value) and 0 <= value <= LATEST_TIME):
+        raise ValueError(f"{name}={raw!r} must be a time between 1970 and the year 9999")
     return value
 
 
@@ -82,27 +87,13 @@ def parse_speed(raw: str | None) -> float:
         speed = float(raw)
     except ValueError:
         raise ValueError(f"speed={raw!r} is not a number") from None
-    if not (0.0 <= speed <= MAX_SPEED):
-        raise ValueError(f"speed={raw!r} must be between 0 (as fast as possible) and {MAX_SPEED:g}")
+    if not (speed == 0.0 or MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(f"speed={raw!r} must be 0 (as fast as possible) or between {MIN_SPEED:g} and {MAX_SPEED:g}")
     return speed
 
 
 def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def part_header(frame: Frame, first: bool) -> bytes:
-    """Boundary and headers of one part. Unlike the endless live stream, each part starts with its boundary,
-    so the last part can be followed by the close delimiter and a download is a complete multipart file."""
-    lines = [
-        f"--{BOUNDARY}",
-        "Content-Type: image/jpeg",
-        f"Content-Length: {len(frame.jpeg)}",
-        f"X-Timestamp: {frame.time:.6f}",
-    ]
-    if frame.seq is not None:
-        lines.append(f"X-Frame-Seq: {frame.seq}")
-    return ("" if first else "\r\n").encode() + ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def _device(request: web.Request) -> str:
@@ -148,11 +139,8 @@ async def set_recording(request: web.Request) -> web.Response:
         device = _device(request)
     except ValueError as exc:
         return error(400, str(exc))
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, 'body must be JSON: {"enabled": true} or {"enabled": false}')
-    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+    body = await validate.json_object(request)
+    if not isinstance(body.get("enabled"), bool):
         return error(400, '"enabled" must be true or false, e.g. {"enabled": true}')
     recorder.set_recording(device, body["enabled"])
     return web.json_response({"deviceId": device, "recording": recorder.wants(device)})
@@ -225,7 +213,7 @@ async def _send(response: web.StreamResponse, frames: AsyncIterator[Frame], spee
                 anchor = now - elapsed / speed
             elif due > now:
                 await asyncio.sleep(due - now)
-        await response.write(part_header(frame, previous is None))
+        await response.write(recorded_part_header(len(frame.jpeg), frame.seq, frame.time, previous is None))
         await response.write(frame.jpeg)
         previous = frame
-    await response.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    await response.write(CLOSE)

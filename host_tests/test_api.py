@@ -3,10 +3,13 @@
 import asyncio
 import http.client
 import json
+import logging
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from camhub.errors import json_errors
 from testkit.hubs import (
     HEARTBEAT,
     JPEG,
@@ -68,7 +71,7 @@ async def test_heartbeat_updates_known_device_and_404s_unknown(hub, client):
         ("/api/v1/devices/register", ["cam1"], 400, "must be a JSON object"),
         ("/api/v1/devices/heartbeat", {**HEARTBEAT, "uptime": "long"}, 400, "'uptime' must be a number"),
         ("/api/v1/devices/heartbeat", {**HEARTBEAT, "freeHeap": True}, 400, "'freeHeap' must be a number"),
-        ("/api/v1/devices/heartbeat", {**HEARTBEAT, "freeHeap": -1}, 400, "'freeHeap' must be >= 0"),
+        ("/api/v1/devices/heartbeat", {**HEARTBEAT, "freeHeap": -1}, 400, "'freeHeap' must be a number from 0 to"),
         ("/api/v1/devices/heartbeat", {**HEARTBEAT, "wifiRssi": "-50"}, 400, "'wifiRssi' must be a number"),
         ("/api/v1/devices/heartbeat", {**HEARTBEAT, "status": 1}, 400, "'status' must be a string"),
         ("/api/v1/devices/heartbeat", {"uptime": 5}, 400, "'deviceId' is required"),
@@ -222,14 +225,28 @@ BAD_FRAMES = [
         {"Content-Type": "image/jpeg", "X-Device-Id": "cam1", "X-Frame-Seq": "ten"},
         JPEG,
         400,
-        "X-Frame-Seq must be a non-negative integer",
+        "X-Frame-Seq must be an integer from 0 to 9007199254740991",
+    ),
+    (
+        "seq past int64",  # issue 10: 2**63 made SQLite overflow in the recorder's commit and cost other frames
+        {"Content-Type": "image/jpeg", "X-Device-Id": "cam1", "X-Frame-Seq": str(2**63)},
+        JPEG,
+        400,
+        "X-Frame-Seq must be an integer from 0 to 9007199254740991",
     ),
     (
         "bad capture",
         {"Content-Type": "image/jpeg", "X-Device-Id": "cam1", "X-Capture-Ms": "-5"},
         JPEG,
         400,
-        "X-Capture-Ms must be a non-negative integer",
+        "X-Capture-Ms must be an integer from 0 to 9007199254740991",
+    ),
+    (
+        "capture not ascii",
+        {"Content-Type": "image/jpeg", "X-Device-Id": "cam1", "X-Capture-Ms": "\u0663"},
+        JPEG,
+        400,
+        "X-Capture-Ms must be an integer",
     ),
     (
         "garbage multipart",
@@ -312,6 +329,13 @@ async def test_rejects_of_known_device_are_counted(hub, client):
     assert (device["rejects"], device["frames"]) == (1, 0)
 
 
+async def test_every_answer_names_the_server_without_versions(hub, client):
+    """Issue 10: aiohttp's default Server header told every client the Python and aiohttp versions."""
+    for path in ("/healthz", "/", "/api/v1/devices", "/nowhere", "/metrics"):
+        async with client.get(f"{hub.url}{path}") as response:
+            assert response.headers["Server"] == "camhub", path
+
+
 async def test_errors_are_json(hub, client):
     url = hub.url
     assert await get_json(client, url, "/api/v1/devices/ghost") == (404, {"error": "unknown device 'ghost'"})
@@ -320,6 +344,17 @@ async def test_errors_are_json(hub, client):
         assert response.status == 405 and "Method Not Allowed" in (await response.json())["error"]
     for path in ("/devices/ghost", "/devices/ghost/stream.mjpg", "/devices/ghost/snapshot.jpg"):
         assert (await get_json(client, url, path))[0] == 404
+
+
+async def test_a_client_that_left_mid_answer_is_not_logged_as_an_error(caplog):
+    """Found by the fuzzer: playback to a connection already gone logged a traceback for every such client."""
+
+    async def handler(request):
+        raise ConnectionResetError("Cannot write to closing transport")
+
+    response = await json_errors(make_mocked_request("GET", "/devices/cam1/playback.mjpg"), handler)
+    assert response.status == 499
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def test_healthz(hub, client):

@@ -43,8 +43,18 @@ HEARTBEAT = {
 
 
 def hub_config(data_dir: Path, **overrides: Any) -> Config:
-    """A hub on an ephemeral 127.0.0.1 port with the test key, as configured otherwise."""
-    settings: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": data_dir, "api_keys": (KEY,), **overrides}
+    """A hub on an ephemeral 127.0.0.1 port with the test key, as configured otherwise.
+
+    Views are rendered for every request, so a test sees its own changes at once (viewcache has its own tests).
+    """
+    settings: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "data_dir": data_dir,
+        "api_keys": (KEY,),
+        "views_max_age_s": 0.0,
+        **overrides,
+    }
     return Config(**settings)
 
 
@@ -69,7 +79,8 @@ class ThreadedHub:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._loop = asyncio.new_event_loop()
-        self._server = Server(init(config), config.host, config.port)
+        self.app = init(config)
+        self._server = Server(self.app, config.host, config.port)
         self._thread = threading.Thread(target=self._loop.run_forever, name="camhub", daemon=True)
 
     @property
@@ -95,9 +106,18 @@ class ThreadedHub:
 class HubProcess(Process):
     """`python -m camhub` on an ephemeral 127.0.0.1 port; `url` is known once its banner says where it listens."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None, ready_s: float = 20) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        ready_s: float = 20,
+        fd_limit: int | None = None,
+    ) -> None:
+        limit = ["prlimit", f"--nofile={fd_limit}:{fd_limit}", "--"] if fd_limit else []
         super().__init__(
             [
+                *limit,
                 sys.executable,
                 "-u",
                 "-m",
@@ -113,7 +133,8 @@ class HubProcess(Process):
             {**os.environ, **(env or {})},
         )
         _, line = self.wait_line("CamStream hub listening on 127.0.0.1:", ready_s)
-        self.url = f"http://127.0.0.1:{int(line.rsplit(':', 1)[1])}"
+        https = "--tls-cert" in args or "CAMHUB_TLS_CERT" in (env or {})
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{int(line.rsplit(':', 1)[1])}"
 
 
 async def post_frame(

@@ -8,7 +8,10 @@ A hub that never sends any leaves everything as settings.toml says.
 """
 
 from camstream import framesize
+from camstream.errors import printable
 from camstream.ratecontrol import POLICIES
+
+REASON_MAX = 96  # the hub keeps a heartbeat's extra fields to 4 KB in all
 
 # The order they are checked and applied in: each may depend on those before it.
 KEYS = (
@@ -135,6 +138,8 @@ class RemoteSettings:
             else:
                 self._follow(key, wanted)
         applied = self._change(wanted, explicit, refused)
+        for key in refused:
+            refused[key] = printable(refused[key], REASON_MAX)
         self.version, self.applied, self.refused = version, applied, refused
         line = "Hub settings v%d: " % version
         line += "applied " + ", ".join("%s=%s" % (k, applied[k]) for k in applied) if applied else "settings.toml"
