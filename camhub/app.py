@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, integrations, memory, metrics, mjpeg, pages, recordings
+from . import api, camera_settings, integrations, memory, metrics, mjpeg, pages, recordings
 from .access import Access, access_middleware
 from .auth import ApiKeys, load_api_keys
 from .config import Config
@@ -71,6 +71,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
+    camera_settings.setup(app)
     return app
 
 

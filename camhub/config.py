@@ -109,7 +109,7 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "operator_password",
         str,
         "password for changes: recording on/off, settings, deletion (HTTP Basic or Bearer); "
-        "empty = whoever may view may change",
+        "empty = whoever may view may change, but camera settings cannot be changed",
     ),
     (
         "--metrics-token",

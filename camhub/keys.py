@@ -14,6 +14,7 @@ from .fanout import Fanout
 from .gate import Gate
 from .recording import Recorder
 from .registry import Registry
+from .settings_store import SettingsStore
 from .viewcache import ViewCache
 
 CONFIG = web.AppKey("config", Config)
@@ -28,3 +29,4 @@ REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP sta
 STARTED = web.AppKey("started", float)
 VIEWS = web.AppKey("views", ViewCache)
 GATE = web.AppKey("gate", Gate)  # set by server.Server: connection counts for /metrics
+SETTINGS = web.AppKey("settings", SettingsStore)  # what the hub wants each camera's settings to be

@@ -1,19 +1,24 @@
-"""The viewer pages in Debian's chromium (Playwright): the dashboard lists the camera, the live view moves."""
+"""The viewer pages in Debian's chromium (Playwright): the dashboard lists the camera, the live view moves, the
+recordings section plays, and the settings panel steers a virtual camera."""
 
 import asyncio
+import io
 import os
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
+from PIL import Image, ImageStat
 
+from testkit.boards import Board
 from testkit.browser import CHROMIUM, OUTPUT
 from testkit.jpegs import make_jpeg
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required when CI=true", allow_module_level=True)
 
-from testkit.hubs import post_frame
+from testkit.hubs import KEY, post_frame
 
 
 async def camera(client, url, stop: asyncio.Event):
@@ -103,3 +108,94 @@ async def test_recordings_section_toggles_lists_plays_and_downloads(hub, client,
         await feeder
     async with client.get(f"{url}/api/v1/devices/cam1/recordings") as response:
         assert (await response.json())["recording"] is False
+
+
+def _top_left_brightness(jpeg: bytes) -> float:
+    """Colour bars (light) on top of the upright test pattern, the dark end of its grey ramp when flipped (below
+    the strip of sensor noise that then is on top; left of the frame counter)."""
+    picture = Image.open(io.BytesIO(jpeg)).convert("L")
+    width, height = picture.size
+    return ImageStat.Stat(picture.crop((0, height * 9 // 100, width * 4 // 100, height * 15 // 100))).mean[0]
+
+
+async def test_settings_panel_steers_the_virtual_camera(hub_factory, client, browser):
+    """ACCEPTANCE: a setting changed in the page reaches the virtual camera (the unmodified firmware) within two
+    heartbeat intervals and shows as applied; a frame size its PSRAM cannot hold shows as refused, with why."""
+    beat_s = 3
+    hub = await hub_factory(operator_password="op-pw")
+    board = Board(
+        "--seconds",
+        "90",
+        "--set",
+        f"CAMSTREAM_SERVER_URL={hub.url}",
+        f"CAMSTREAM_API_KEY={KEY}",
+        "CAMSTREAM_DEVICE_ID=setcam",
+        "CAMSTREAM_FRAME_SIZE=QVGA",
+        "CAMSTREAM_TARGET_FPS=10",
+        f"CAMSTREAM_HEARTBEAT_S={beat_s}",
+    )
+    try:
+        await asyncio.to_thread(board.wait_line, "Hub: registered setcam", 30)
+        snapshot = f"{hub.url}/devices/setcam/snapshot.jpg"
+        jpeg = b""
+        while not jpeg:
+            async with client.get(snapshot) as response:
+                jpeg = await response.read() if response.status == 200 else b""
+        assert _top_left_brightness(jpeg) > 150  # upright
+        page = await browser.new_page()
+        await page.goto(f"{hub.url}/devices/setcam", wait_until="domcontentloaded")
+        await page.locator("#set-rows tr").first.wait_for(timeout=10_000)
+        await page.locator("#set-summary", has_text="now QVGA q6").wait_for(timeout=10_000)
+        await page.fill("#set-password", "op-pw")
+        await page.select_option("#set-frameSize", "VGA")
+        await page.select_option("#set-vflip", "true")
+        clicked = time.monotonic()
+        await page.click("#set-apply")
+        await page.locator("#set-message", has_text="version 1 saved").wait_for(timeout=5_000)
+
+        async def state(key: str) -> str:
+            async with client.get(f"{hub.url}/api/v1/devices/setcam/settings") as response:
+                return (await response.json())["state"][key]["state"]
+
+        while not (await state("frameSize") == await state("vflip") == "applied"):
+            assert time.monotonic() - clicked < 2 * beat_s + 1, "not applied within two heartbeat intervals"
+            await asyncio.sleep(0.1)
+        reached = time.monotonic() - clicked
+        for key in ("frameSize", "vflip"):
+            await page.locator(f'#set-rows tr[data-key="{key}"] .set-state', has_text="applied").wait_for(timeout=5_000)
+        await page.locator("#set-summary", has_text="now VGA q6").wait_for(timeout=10_000)
+        async with client.get(snapshot) as response:
+            jpeg = await response.read()
+        assert Image.open(io.BytesIO(jpeg)).size == (640, 480) and _top_left_brightness(jpeg) < 60  # flipped
+        OUTPUT.mkdir(exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "settings-applied.png"), full_page=True)
+
+        await page.select_option("#set-frameSize", "QSXGA")
+        await page.click("#set-apply")
+        refused = page.locator('#set-rows tr[data-key="frameSize"] .set-state', has_text="refused")
+        await refused.wait_for(timeout=(2 * beat_s + 4) * 1000)
+        reason = await refused.inner_text()
+        assert "need 1920 KB of PSRAM" in reason and "KB short" in reason, reason
+        assert await page.locator('#set-rows tr[data-key="vflip"] .set-state').inner_text() == "applied"
+        await page.locator("#set-summary", has_text="now VGA q6").wait_for(timeout=5_000)  # it keeps what it had
+        await page.screenshot(path=str(OUTPUT / "settings-refused.png"), full_page=True)
+        print(f"\nsettings panel -> virtual camera: applied {reached:.1f} s after the click (heartbeat {beat_s} s)")
+    finally:
+        board.stop()
+    assert "Traceback" not in board.text, board.text
+    assert "Hub settings v1: applied frameSize=VGA, vflip=True" in board.text
+    assert "Hub settings v2: applied vflip=True; refused frameSize='QSXGA' (2 frame buffer(s) of QSXGA" in board.text
+
+
+async def test_settings_panel_says_how_to_allow_changes(hub, client, browser):
+    async with client.post(
+        f"{hub.url}/api/v1/devices/register",
+        headers={"X-API-Key": KEY},
+        json={"deviceId": "cam1", "capabilities": ["settings"]},
+    ) as response:
+        assert response.status == 200
+    page = await browser.new_page()
+    await page.goto(f"{hub.url}/devices/cam1", wait_until="domcontentloaded")  # no frame: the stream never loads
+    note = page.locator("#set-note", has_text="--operator-password")
+    await note.wait_for(timeout=10_000)
+    assert await page.locator("#set-apply").is_disabled() and await page.locator("#set-frameSize").is_disabled()
