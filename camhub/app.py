@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, metrics, mjpeg, pages, recordings
+from . import api, exports, metrics, mjpeg, pages, recordings
 from .auth import ApiKeys, load_api_keys, viewer_password_middleware
 from .config import Config
 from .errors import json_errors
+from .export.jobs import Exports
 from .fanout import Fanout
-from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED
+from .keys import API_KEYS, CLOCK, CONFIG, EXPORTS, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED
 from .recording import Recorder
 from .registry import Registry
 
@@ -44,16 +45,19 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
         retention_bytes=int(config.retention_gb * 1e9),
         clock=clock,
     )
+    app[EXPORTS] = Exports(config.data_dir, clock=clock)
     app[REJECTS] = Counter()
     app[STARTED] = clock()
     app.on_shutdown.append(_end_streams)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
+    app.cleanup_ctx.append(_exports_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
+    exports.add_routes(app)
     return app
 
 
@@ -77,3 +81,9 @@ async def _recorder_ctx(app: web.Application) -> AsyncIterator[None]:
     await recorder.start()
     yield
     await recorder.close()
+
+
+async def _exports_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[EXPORTS].start()
+    yield
+    await app[EXPORTS].close()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .auth import ApiKeys
 from .config import Config
+from .export.jobs import Exports
 from .fanout import Fanout
 from .recording import Recorder
 from .registry import Registry
@@ -20,5 +21,6 @@ KEY_SOURCE = web.AppKey("key_source", str)  # "configured", "stored" or "generat
 REGISTRY = web.AppKey("registry", Registry)
 FANOUT = web.AppKey("fanout", Fanout)
 RECORDER = web.AppKey("recorder", Recorder)
+EXPORTS = web.AppKey("exports", Exports)  # export jobs and their files
 REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
 STARTED = web.AppKey("started", float)
