@@ -34,7 +34,15 @@ testkit/mpwasm/node_modules/.installed: testkit/mpwasm/package.json
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium
+# Debian's ffmpeg (ffprobe) and VLC (cvlc) check exported recordings the way players read them.
+/usr/bin/ffprobe:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ffmpeg
+
+/usr/bin/cvlc:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends vlc-bin vlc-plugin-base
+
+setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium /usr/bin/ffprobe \
+	/usr/bin/cvlc
 
 test: setup-test
 	$(BIN)/pytest -q

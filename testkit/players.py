@@ -1,0 +1,104 @@
+"""Real players judge exported files: ffprobe (Debian's ffmpeg) reads duration and frame count as players see
+them, and VLC (`cvlc`, headless, as a non-root user: VLC refuses to run as root) plays them in real time."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+FFPROBE = "/usr/bin/ffprobe"
+CVLC = "/usr/bin/cvlc"
+VLC_USER = "nobody"  # every Debian system has it; the tests need no account of their own
+LATE = re.compile(r"\blate\b", re.IGNORECASE)  # "picture is too late to be displayed", "... displayed late"
+
+
+@dataclass(frozen=True)
+class Probe:
+    container: str
+    codec: str
+    profile: str | None
+    pix_fmt: str
+    width: int
+    height: int
+    duration_s: float  # the container's duration
+    frames: int  # frames ffprobe decoded
+    packets: int  # packets in the stream (AVI's empty "same picture" chunks excluded)
+    tags: dict[str, str]
+
+
+def probe(path: Path) -> Probe:
+    done = subprocess.run(
+        [
+            FFPROBE,
+            *("-v", "error", "-count_frames", "-count_packets", "-select_streams", "v:0", "-of", "json"),
+            *(
+                "-show_entries",
+                "format=format_name,duration:format_tags:stream=codec_name,profile,pix_fmt,width,height",
+            ),
+            *("-show_entries", "stream=nb_read_frames,nb_read_packets", str(path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    info = json.loads(done.stdout)
+    stream, fmt = info["streams"][0], info["format"]
+    return Probe(
+        fmt["format_name"],
+        stream["codec_name"],
+        stream.get("profile"),
+        stream["pix_fmt"],
+        int(stream["width"]),
+        int(stream["height"]),
+        float(fmt["duration"]),
+        int(stream["nb_read_frames"]),
+        int(stream["nb_read_packets"]),
+        {key.lower(): value for key, value in fmt.get("tags", {}).items()},
+    )
+
+
+@dataclass(frozen=True)
+class Played:
+    seconds: float  # from starting cvlc to its exit (includes VLC's start-up, a few tenths of a second)
+    log: str
+    late: list[str]  # VLC's lines about late pictures
+    returncode: int
+
+
+def play_with_vlc(path: Path, timeout_s: float) -> Played:
+    """Play ``path`` once in headless VLC (no window, no sound output), as VLC_USER when running as root."""
+    with tempfile.TemporaryDirectory(prefix="camstream-vlc-") as folder:
+        home = Path(folder)
+        media = home / path.name
+        shutil.copyfile(path, media)
+        user = pwd.getpwnam(VLC_USER) if os.geteuid() == 0 else None
+        if user is not None:
+            os.chown(home, user.pw_uid, user.pw_gid)
+            home.chmod(0o755)
+            media.chmod(0o644)
+        env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        argv = [CVLC, "-I", "dummy", "-v", "--play-and-exit", "--no-audio", "--vout=dummy", str(media)]
+        began = time.monotonic()
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            cwd=home,
+            user=None if user is None else user.pw_uid,
+            group=None if user is None else user.pw_gid,
+            extra_groups=None if user is None else [],
+        )
+        seconds = time.monotonic() - began
+    log = done.stdout + done.stderr
+    return Played(seconds, log, [line for line in log.splitlines() if LATE.search(line)], done.returncode)
