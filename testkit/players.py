@@ -31,6 +31,8 @@ class Probe:
     duration_s: float  # the container's duration
     frames: int  # frames ffprobe decoded
     packets: int  # packets in the stream (AVI's empty "same picture" chunks excluded)
+    color_range: str | None
+    color_space: str | None
     tags: dict[str, str]
 
 
@@ -43,7 +45,7 @@ def probe(path: Path) -> Probe:
                 "-show_entries",
                 "format=format_name,duration:format_tags:stream=codec_name,profile,pix_fmt,width,height",
             ),
-            *("-show_entries", "stream=nb_read_frames,nb_read_packets", str(path)),
+            *("-show_entries", "stream=nb_read_frames,nb_read_packets,color_range,color_space", str(path)),
         ],
         capture_output=True,
         text=True,
@@ -62,8 +64,24 @@ def probe(path: Path) -> Probe:
         float(fmt["duration"]),
         int(stream["nb_read_frames"]),
         int(stream["nb_read_packets"]),
+        stream.get("color_range"),
+        stream.get("color_space"),
         {key.lower(): value for key, value in fmt.get("tags", {}).items()},
     )
+
+
+def packet_times(path: Path) -> list[float]:
+    """Presentation times (s) of the video packets, in presentation order, as ffprobe reads them."""
+    done = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,size", "-of", "json"]
+        + [str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    packets = json.loads(done.stdout)["packets"]
+    return sorted(float(p["pts_time"]) for p in packets if int(p["size"]) > 0)
 
 
 @dataclass(frozen=True)

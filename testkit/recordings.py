@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from camhub.recording import Frame, Recorder
+from testkit.jpegs import make_jpeg
 
 H0 = datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp()  # an hour boundary
 
@@ -51,3 +52,22 @@ def assert_consistent(root: Path) -> dict[tuple[str, int], bytes]:
 
 async def all_frames(rec: Recorder, device: str, start: float = 0, end: float = 2e9) -> list[Frame]:
     return [frame async for frame in rec.frames(device, start, end)]
+
+
+async def record_run(
+    rec: Recorder,
+    device: str,
+    t0: float,
+    count: int,
+    fps: float,
+    *,
+    seq0: int = 0,
+    size: tuple[int, int] = (160, 120),
+) -> list[float]:
+    """``count`` labelled frames at ``fps`` from ``t0``, the capture clock agreeing with the hub's; their times."""
+    times = [t0 + i / fps for i in range(count)]
+    for i, at in enumerate(times):
+        seq = seq0 + i
+        jpeg = make_jpeg(f"{device} {seq}", size=size)
+        await rec.record(device, seq, round(10_000 + (at - H0) * 1000) % 2**29, at, jpeg)
+    return times

@@ -149,8 +149,9 @@ class Exports:
 
     def submit(self, device: str, start: float, end: float, estimate: Estimate) -> ExportJob:
         """Queue an export of an estimated range; ExportRefused when too many wait or the disk is too full."""
-        waiting = sum(1 for job in self.jobs.values() if job.state == "queued")
-        if waiting >= self.max_waiting:
+        active = sum(1 for job in self.jobs.values() if job.state in ("queued", "running"))
+        if active >= self.max_running + self.max_waiting:
+            waiting = active - self.max_running
             raise ExportRefused(503, f"{waiting} exports are already waiting; try again when one has finished")
         free = shutil.disk_usage(self.folder).free
         if free - estimate.bytes < RESERVE_BYTES:

@@ -79,6 +79,7 @@ def export(
         raise NothingRecorded(f"the recording of {device!r} between {iso(start)} and {iso(end)} was removed")
     metadata = {
         "creation_time": iso(first.time),
+        "date": iso(first.time),  # what AVI keeps (ICRD)
         "title": f"{device} {iso(start)} - {iso(end)}",
         "comment": f"CamStream {__version__} export",
     }
