@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from . import banner, config
 from .app import init
-from .keys import API_KEYS, KEY_SOURCE
-from .server import Server
+from .keys import ACCESS, API_KEYS, KEY_SOURCE
+from .server import CertificateError, Server
 
 log = logging.getLogger("camhub")
 
@@ -20,7 +20,15 @@ log = logging.getLogger("camhub")
 async def serve(settings: config.Config) -> None:
     app = init(settings)
     async with Server(app, settings.host, settings.port) as server:
-        print(banner.render(settings.host, server.port, app[API_KEYS].keys[0], app[KEY_SOURCE]), flush=True)
+        text = banner.render(
+            settings.host,
+            server.port,
+            app[API_KEYS].shown,
+            app[KEY_SOURCE],
+            https=server.url.startswith("https"),
+            notes=app[ACCESS].warnings(),
+        )
+        print(text, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -39,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(settings))
+    except CertificateError as exc:
+        print(f"camhub: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"camhub: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -5,24 +5,24 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, validate
+from .auth import Grant
 from .errors import ApiError, error
 from .fanout import Slot
 from .ingest import read_frame
-from .keys import API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, STARTED
-from .registry import Device, device_id_problem
+from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
+from .registry import Device
 
 log = logging.getLogger(__name__)
 
-_JSON_LIMIT = 64 * 1024
-_TEXT_LIMIT = 128
-_NUMBER = (int, float)
-_FRAME_HEADERS = {"Server": "camhub"}  # instead of aiohttp's "Python/3.x aiohttp/3.x"
+_HEARTBEAT_FIELDS = frozenset({"deviceId", "uptime", "freeHeap", "wifiRssi", "status"})
+_UPTIME_MAX_MS = 100 * 365 * 86_400_000  # a century
 
 
 def _refuse(request: web.Request, status: int, message: str, device_id: str | None = None) -> web.Response:
@@ -33,73 +33,28 @@ def _refuse(request: web.Request, status: int, message: str, device_id: str | No
     return error(status, message)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(415, f"unsupported content type {request.content_type!r}: send application/json")
-    if request.content_length is not None and request.content_length > _JSON_LIMIT:
-        raise ApiError(413, f"JSON body of {request.content_length} bytes exceeds the {_JSON_LIMIT}-byte limit")
-    raw = await request.read()
-    if len(raw) > _JSON_LIMIT:
-        raise ApiError(413, f"JSON body exceeds the {_JSON_LIMIT}-byte limit")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
-    return body
+DeviceHandler = Callable[[web.Request, Grant], Awaitable[web.Response]]
 
 
-def _device_id(body: dict[str, Any]) -> str:
-    if "deviceId" not in body:
-        raise ApiError(400, "field 'deviceId' is required")
-    problem = device_id_problem(body["deviceId"])
-    if problem:
-        raise ApiError(400, f"field 'deviceId' {problem}")
-    return str(body["deviceId"])
-
-
-def _text(body: dict[str, Any], name: str, default: str) -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise ApiError(400, f"field '{name}' must be a string, got {type(value).__name__}")
-    if len(value) > _TEXT_LIMIT:
-        raise ApiError(400, f"field '{name}' is longer than {_TEXT_LIMIT} characters")
-    return value
-
-
-def _number(body: dict[str, Any], name: str, minimum: float | None = None) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, _NUMBER):
-        raise ApiError(400, f"field '{name}' must be a number, got {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ApiError(400, f"field '{name}' must be >= {minimum}, got {value}")
-    return round(value)
-
-
-def _capabilities(body: dict[str, Any]) -> list[str]:
-    value = body.get("capabilities", [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ApiError(400, "field 'capabilities' must be a list of strings")
-    if len(value) > 32 or any(len(item) > _TEXT_LIMIT for item in value):
-        raise ApiError(400, f"field 'capabilities' allows 32 entries of up to {_TEXT_LIMIT} characters")
-    return value
-
-
-DeviceHandler = Callable[[web.Request], Awaitable[web.Response]]
-
-
-def device_endpoint(handler: DeviceHandler) -> DeviceHandler:
+def device_endpoint(handler: DeviceHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """API key first, then the handler; an ApiError becomes a counted JSON error and stores nothing."""
 
     async def checked(request: web.Request) -> web.Response:
-        problem = request.app[API_KEYS].check(request)
-        if problem:
-            return _refuse(request, 401, problem)
+        failures = request.app[ACCESS].failures
+        address = request.remote or "?"
+        wait = failures.retry_after(address)
+        if wait:
+            request.app[REJECTS][429] += 1
+            return error(
+                429, f"too many wrong API keys from {address}: retry in {wait} s", **{"Retry-After": str(wait)}
+            )
+        grant = request.app[API_KEYS].check(request)
+        if isinstance(grant, str):
+            if request.headers.get("X-API-Key"):
+                failures.failed(address)
+            return _refuse(request, 401, grant)
         try:
-            return await handler(request)
+            return await handler(request, grant)
         except ApiError as exc:
             return _refuse(request, exc.status, exc.message, exc.device_id)
 
@@ -107,16 +62,16 @@ def device_endpoint(handler: DeviceHandler) -> DeviceHandler:
 
 
 @device_endpoint
-async def register(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    device_id = _device_id(body)
-    name = _text(body, "deviceName", device_id).strip() or device_id
-    device_type = _text(body, "deviceType", "camera")
-    ip_address = _text(body, "ipAddress", "")
-    capabilities = _capabilities(body)
+async def register(request: web.Request, grant: Grant) -> web.Response:
+    body = await validate.json_object(request)
+    device_id = validate.device_id(body)
+    grant.claim(device_id)
+    name = validate.text(body, "deviceName", device_id).strip() or device_id
+    device_type = validate.text(body, "deviceType", "camera")
+    ip_address = validate.text(body, "ipAddress", "")
     registry = request.app[REGISTRY]
-    created = await registry.register(device_id, name, device_type, ip_address, capabilities)
-    log.info("%s device %s (%s) at %s", "registered" if created else "re-registered", device_id, name, ip_address)
+    created = await registry.register(device_id, name, device_type, ip_address, validate.capabilities(body))
+    log.info("%s device %s (%r) at %r", "registered" if created else "re-registered", device_id, name, ip_address)
     return web.json_response(
         {
             "ok": True,
@@ -129,14 +84,15 @@ async def register(request: web.Request) -> web.Response:
 
 
 @device_endpoint
-async def heartbeat(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    device_id = _device_id(body)
-    uptime = _number(body, "uptime", 0)
-    free_heap = _number(body, "freeHeap", 0)
-    rssi = _number(body, "wifiRssi")
-    status = _text(body, "status", "online")
-    extra = {k: v for k, v in body.items() if k not in ("deviceId", "uptime", "freeHeap", "wifiRssi", "status")}
+async def heartbeat(request: web.Request, grant: Grant) -> web.Response:
+    body = await validate.json_object(request)
+    device_id = validate.device_id(body)
+    grant.claim(device_id)
+    uptime = validate.number(body, "uptime", 0, _UPTIME_MAX_MS)
+    free_heap = validate.number(body, "freeHeap", 0, 2**40)
+    rssi = validate.number(body, "wifiRssi", -127, 0)
+    status = validate.text(body, "status", "online")
+    extra = validate.extra_fields(body, _HEARTBEAT_FIELDS)
     device = request.app[REGISTRY].heartbeat(device_id, uptime, free_heap, rssi, status, extra)
     if device is None:
         raise ApiError(404, f"unknown device {device_id!r}: register it first")
@@ -144,8 +100,9 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 @device_endpoint
-async def post_frame(request: web.Request) -> web.Response:
+async def post_frame(request: web.Request, grant: Grant) -> web.Response:
     frame = await read_frame(request, request.app[CONFIG].max_frame_bytes, request.app[CLOCK]())
+    grant.claim(frame.device_id)
     request.app[REGISTRY].frame(
         frame.device_id,
         frame.seq,
@@ -160,20 +117,23 @@ async def post_frame(request: web.Request) -> web.Response:
     if rec.wants(frame.device_id):
         try:
             await rec.record(frame.device_id, frame.seq, frame.capture_ms, frame.received_at, frame.jpeg)
-        except OSError as exc:
-            log.error("recording a frame of %s failed: %s", frame.device_id, exc)
-            status = 507 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 500
-            return error(status, f"frame shown live but not recorded: {exc.strerror or exc}")
-        except Exception as exc:
-            log.exception("recording a frame of %s failed", frame.device_id)
-            return error(500, f"frame shown live but not recorded: {exc}")
+        except Exception as exc:  # the writer logged it and keeps files and index agreeing
+            status = 507 if _disk_full(exc) else 500
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return error(status, f"frame shown live but not recorded: {reason}")
     return frame_accepted(frame.seq, len(frame.jpeg))
 
 
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
 def frame_accepted(seq: int | None, size: int) -> web.Response:
-    """The answer to every stored frame crosses the camera's radio: compact JSON, no charset, a short Server."""
+    """The answer to every stored frame crosses the camera's radio: compact JSON, no charset."""
     body = json.dumps({"ok": True, "seq": seq, "bytes": size}, separators=(",", ":")).encode()
-    return web.Response(body=body, content_type="application/json", headers=_FRAME_HEADERS)
+    return web.Response(body=body, content_type="application/json")
 
 
 def device_json(request: web.Request, device: Device, now: float) -> dict[str, Any]:
@@ -216,9 +176,15 @@ def device_json(request: web.Request, device: Device, now: float) -> dict[str, A
 
 
 async def list_devices(request: web.Request) -> web.Response:
-    now = request.app[CLOCK]()
-    devices = [device_json(request, device, now) for device in request.app[REGISTRY].devices()]
-    return web.json_response({"serverTime": now, "version": __version__, "devices": devices})
+    """Every device; one rendering serves every client for up to a second (viewcache.py)."""
+
+    def render() -> bytes:
+        now = request.app[CLOCK]()
+        devices = [device_json(request, device, now) for device in request.app[REGISTRY].devices()]
+        return json.dumps({"serverTime": now, "version": __version__, "devices": devices}).encode()
+
+    body = request.app[VIEWS].get("devices", render)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def get_device(request: web.Request) -> web.Response:
@@ -229,17 +195,25 @@ async def get_device(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """503 with the reasons while storage fails (the hub still shows live video then, but loses records)."""
     registry = request.app[REGISTRY]
     now = request.app[CLOCK]()
     devices = registry.devices()
+    problems = [
+        f"{what}: {reason}"
+        for what, reason in (("registry", registry.save_error), ("recording", request.app[RECORDER].problem))
+        if reason is not None
+    ]
     return web.json_response(
         {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
             "version": __version__,
             "uptimeS": round(now - request.app[STARTED], 1),
             "devices": len(devices),
             "online": sum(registry.is_online(d, now) for d in devices),
-        }
+        },
+        status=503 if problems else 200,
     )
 
 

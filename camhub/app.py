@@ -12,14 +12,30 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from . import api, exports, metrics, mjpeg, pages, recordings
-from .auth import ApiKeys, load_api_keys, viewer_password_middleware
+from .access import Access, access_middleware
+from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
 from .export.jobs import Exports
 from .fanout import Fanout
-from .keys import API_KEYS, CLOCK, CONFIG, EXPORTS, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED
+from .keys import (
+    ACCESS,
+    API_KEYS,
+    CLOCK,
+    CONFIG,
+    EXPORTS,
+    FANOUT,
+    KEY_SOURCE,
+    RECORDER,
+    REGISTRY,
+    REJECTS,
+    STARTED,
+    VIEWS,
+)
+from .ratelimit import FailedAuth
 from .recording import Recorder
 from .registry import Registry
+from .viewcache import ViewCache
 
 # Multipart framing and headers on top of the largest accepted JPEG.
 BODY_HEADROOM = 256 * 1024
@@ -27,12 +43,12 @@ BODY_HEADROOM = 256 * 1024
 
 def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     """The hub as configured; `clock` (unix seconds) is what every part of it reads the time from."""
-    middlewares: list[Middleware] = [json_errors]
-    if config.view_password:
-        middlewares.append(viewer_password_middleware(config.view_password))
+    access = Access(config, FailedAuth(config.auth_failures_per_minute, time.monotonic))
+    middlewares: list[Middleware] = [json_errors, access_middleware(access)]
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
+    app[ACCESS] = access
     app[CLOCK] = clock
     app[API_KEYS] = ApiKeys(keys)
     app[KEY_SOURCE] = source
@@ -48,6 +64,8 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app[EXPORTS] = Exports(config.data_dir, clock=clock)
     app[REJECTS] = Counter()
     app[STARTED] = clock()
+    app[VIEWS] = ViewCache(config.views_max_age_s)
+    app.on_response_prepare.append(_server_header)
     app.on_shutdown.append(_end_streams)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
@@ -59,6 +77,11 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     recordings.add_routes(app)
     exports.add_routes(app)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Instead of aiohttp's "Python/3.x aiohttp/3.x": versions help only those looking for holes."""
+    response.headers["Server"] = "camhub"
 
 
 async def _end_streams(app: web.Application) -> None:

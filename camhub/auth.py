@@ -1,28 +1,57 @@
-"""Who may talk to the hub: devices prove themselves with X-API-Key, people with the optional viewer password."""
+"""Which device a request may speak for: devices prove themselves with X-API-Key.
+
+A key is a fleet key (any device id) or bound to one device (`secret@device-id`): a bound key that leaks lets its
+holder post as that one camera, not rename, spoof or flood the others.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import os
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+
+from .errors import ApiError
+from .registry import device_id_problem
 
 KEY_FILE = "api_key"
-# Device API endpoints carry X-API-Key instead; /healthz stays open for load balancers and supervisors.
-DEVICE_PATHS = frozenset({"/api/v1/devices/register", "/api/v1/stream/stream", "/api/v1/devices/heartbeat"})
-OPEN_PATHS = DEVICE_PATHS | {"/healthz"}
+MAX_KEY_CHARS = 256
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a valid key allows: any device (`device` None) or exactly one."""
+
+    device: str | None
+
+    def claim(self, device_id: str) -> None:
+        """Refuses (403) a bound key speaking for another device."""
+        if self.device is not None and device_id != self.device:
+            raise ApiError(403, f"this API key belongs to device {self.device!r}, not {device_id!r}")
+
+
+def parse_key(entry: str) -> tuple[str, str | None]:
+    """`secret` (fleet key) or `secret@device-id`; ValueError says what is wrong with the entry."""
+    secret, at, device = entry.rpartition("@") if "@" in entry else (entry, "", "")
+    if not secret:
+        raise ValueError(f"API key entry {entry!r} has no key before '@'")
+    if len(secret) > MAX_KEY_CHARS or not secret.isascii() or not secret.isprintable() or " " in secret:
+        raise ValueError(f"API keys are 1-{MAX_KEY_CHARS} printable ASCII characters without spaces")
+    if at:
+        problem = device_id_problem(device)
+        if problem:
+            raise ValueError(f"API key entry bound to device {problem}")
+    return secret, device or None
 
 
 def load_api_keys(configured: Iterable[str], data_dir: Path) -> tuple[tuple[str, ...], str]:
-    """Configured keys win; otherwise the key generated on first start (kept 0600 in the data dir).
+    """Configured keys win; otherwise the fleet key generated on first start (kept 0600 in the data dir).
 
-    Returns the keys and where they came from: "configured", "stored" or "generated".
+    Returns the key entries and where they came from: "configured", "stored" or "generated".
     """
     keys = tuple(configured)
     if keys:
@@ -41,47 +70,23 @@ def load_api_keys(configured: Iterable[str], data_dir: Path) -> tuple[tuple[str,
 
 
 class ApiKeys:
-    def __init__(self, keys: Iterable[str]) -> None:
-        self.keys = tuple(keys)
-        self._encoded = tuple(key.encode() for key in self.keys)
+    def __init__(self, entries: Iterable[str]) -> None:
+        parsed = [parse_key(entry) for entry in entries]
+        self._keys = tuple((secret.encode(), Grant(device)) for secret, device in parsed)
+        # The key a camera is told to use in the start-up banner: a fleet key if there is one.
+        fleet = [secret for secret, device in parsed if device is None]
+        self.shown = (fleet or [secret for secret, _ in parsed])[0]
 
-    def check(self, request: web.Request) -> str | None:
-        """The reason the request is refused, or None when it carries a valid key."""
+    def check(self, request: web.Request) -> Grant | str:
+        """The grant of the request's key, or why it is refused."""
         given = request.headers.get("X-API-Key")
         if not given:
             return "missing X-API-Key header"
-        raw = given.encode()
+        # aiohttp hands undecodable header bytes over as surrogates; such a value matches no key.
+        raw = given.encode("utf-8", "surrogateescape")
+        grant: Grant | None = None
         # Compare against every key so the time taken does not reveal which prefix matched.
-        if any([hmac.compare_digest(raw, key) for key in self._encoded]):
-            return None
-        return "invalid API key"
-
-
-def _basic_password(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[2]
-
-
-def viewer_password_middleware(password: str) -> Middleware:
-    """HTTP Basic (any user name) so the same URL works in browsers, ffmpeg, VLC and Home Assistant."""
-    expected = password.encode()
-
-    @web.middleware
-    async def require_password(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
-            given = _basic_password(request.headers.get("Authorization", ""))
-            if given is None or not hmac.compare_digest(given.encode(), expected):
-                return web.json_response(
-                    {"error": "viewer password required (HTTP Basic auth, any user name)"},
-                    status=401,
-                    headers={"WWW-Authenticate": 'Basic realm="camhub", charset="UTF-8"'},
-                )
-        return await handler(request)
-
-    return require_password
+        for secret, candidate in self._keys:
+            if hmac.compare_digest(raw, secret):
+                grant = candidate
+        return grant if grant is not None else "invalid API key"

@@ -34,12 +34,15 @@ _ORIGIN = {
 }
 
 
-def render(listen_host: str, port: int, api_key: str, key_source: str) -> str:
-    url = f"http://{camera_host(listen_host)}:{port}"
+def render(
+    listen_host: str, port: int, api_key: str, key_source: str, *, https: bool = False, notes: tuple[str, ...] = ()
+) -> str:
+    url = f"{'https' if https else 'http'}://{camera_host(listen_host)}:{port}"
     return (
         f"CamStream hub listening on {listen_host}:{port}\n"
         f"  dashboard: {url}/\n"
         f"  API key ({_ORIGIN[key_source]}): {api_key}\n"
-        f"Add these lines to each camera's CIRCUITPY/settings.toml (next to its WiFi settings):\n\n"
+        + "".join(f"  note: {note}\n" for note in notes)
+        + "Add these lines to each camera's CIRCUITPY/settings.toml (next to its WiFi settings):\n\n"
         + settings_snippet(url, api_key)
     )

@@ -13,11 +13,14 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """A request refused with `status` and a readable `message`; `device_id` when the sender is known."""
 
-    def __init__(self, status: int, message: str, device_id: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, device_id: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.device_id = device_id
+        self.headers = headers or {}
 
 
 def error(status: int, message: str, **headers: str) -> web.Response:
@@ -30,7 +33,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as exc:
-        return error(exc.status, exc.message)
+        return error(exc.status, exc.message, **exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

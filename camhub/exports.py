@@ -4,11 +4,11 @@ so a <video> element seeks in them), and a one-request download for scripts."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
+from . import validate
 from .errors import error
 from .export import FORMATS, MAX_RANGE_S, Estimate, NothingRecorded, formats, plan
 from .export.jobs import ExportJob, ExportRefused
@@ -78,13 +78,9 @@ async def create_export(request: web.Request) -> web.Response:
     ``GET /api/v1/exports/{id}`` reports; its ``url`` is the file once ``state`` is ``done``."""
     try:
         device = device_param(request)
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, 'body must be JSON: {"start": ..., "end": ..., "format": "mp4"}')
     except ValueError as exc:
         return error(400, str(exc))
-    if not isinstance(body, dict):
-        return error(400, 'body must be a JSON object: {"start": ..., "end": ..., "format": "mp4"}')
+    body = await validate.json_object(request)
     fmt = body.get("format", "mp4")
     if not isinstance(fmt, str):
         return error(400, f'"format" must be one of {", ".join(FORMATS)}')

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
-from . import multipart
+from . import multipart, validate
 from .errors import ApiError
 from .jpeg import JpegError, JpegInfo, inspect
 from .registry import device_id_problem
@@ -27,50 +27,14 @@ class Upload:
     received_at: float
 
 
-def _int_header(request: web.Request, name: str) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ApiError(400, f"header {name} must be a non-negative integer, got {raw[:40]!r}")
-    return value
-
-
-async def _read_raw(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"frame of {request.content_length} bytes exceeds the {limit}-byte limit")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"frame exceeds the {limit}-byte limit") from None
-    if len(body) > limit:
-        raise ApiError(413, f"frame of {len(body)} bytes exceeds the {limit}-byte limit")
-    return body
-
-
-async def _read_body(request: web.Request, cap: int, limit: int) -> bytes:
-    """The whole upload, refused with 413 as soon as it grows past `cap`, whatever the framing."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > cap:
-            raise ApiError(413, f"upload exceeds the {limit}-byte frame limit plus {cap - limit} bytes of framing")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _read_multipart(request: web.Request, limit: int) -> tuple[str | None, bytes]:
     cap = limit + _MULTIPART_HEADROOM
     if request.content_length is not None and request.content_length > cap:
         raise ApiError(413, f"upload of {request.content_length} bytes exceeds the {limit}-byte frame limit")
     try:
         boundary = multipart.boundary(request.headers.get(hdrs.CONTENT_TYPE, ""))
-        parts = multipart.parse(await _read_body(request, cap, limit), boundary)
+        body = await validate.read_body(request, cap, what=f"upload (the {limit}-byte frame limit plus framing)")
+        parts = multipart.parse(body, boundary)
     except multipart.MultipartError as exc:
         raise ApiError(400, f"malformed multipart body: {exc}") from None
     device_id: str | None = None
@@ -110,7 +74,7 @@ async def read_frame(request: web.Request, limit: int, received_at: float) -> Up
 async def _read_frame(request: web.Request, limit: int, header_id: str | None, received_at: float) -> Upload:
     kind = request.content_type
     if kind == "image/jpeg":
-        field_id, body = None, await _read_raw(request, limit)
+        field_id, body = None, await validate.read_body(request, limit, what="frame")
     elif kind == "multipart/form-data":
         field_id, body = await _read_multipart(request, limit)
     else:
@@ -124,8 +88,8 @@ async def _read_frame(request: web.Request, limit: int, header_id: str | None, r
     if problem:
         raise ApiError(400, f"deviceId {problem}")
     try:
-        seq = _int_header(request, "X-Frame-Seq")
-        capture_ms = _int_header(request, "X-Capture-Ms")
+        seq = validate.header_int(request, "X-Frame-Seq")
+        capture_ms = validate.header_int(request, "X-Capture-Ms")
         info = inspect(body)
     except JpegError as exc:
         raise ApiError(400, str(exc), device_id) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SOI = b"\xff\xd8"
@@ -11,6 +12,10 @@ _SOS = 0xDA
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 # Start-of-frame markers (all but DHT 0xC4, JPG 0xC8 and DAC 0xCC) hold the image size.
 _SOF = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC})
+_FILL = re.compile(rb"\xff+")  # a marker's 0xFF and any fill bytes before it, skipped in C
+# Cameras write about 10 segments before the scan, phones about 20; crafted frames of millions of empty
+# segments must not keep the event loop walking them.
+MAX_SEGMENTS = 128
 
 
 class JpegError(ValueError):
@@ -31,11 +36,11 @@ def inspect(data: bytes) -> JpegInfo:
         raise JpegError(f"truncated JPEG: {len(data)} bytes without the EOI marker FFD9 at the end")
     width = height = 0
     pos, end = 2, len(data) - 2
-    while True:
-        while pos < end and data[pos] == 0xFF and data[pos + 1] == 0xFF:
-            pos += 1  # fill bytes before a marker
-        if pos + 4 > end or data[pos] != 0xFF:
+    for _ in range(MAX_SEGMENTS):
+        fill = _FILL.match(data, pos, end)
+        if fill is None or fill.end() + 3 > end:
             raise JpegError(f"corrupt JPEG: expected a marker at byte {pos}")
+        pos = fill.end() - 1  # the marker's own 0xFF
         marker = data[pos + 1]
         if marker in _STANDALONE:
             pos += 2
@@ -49,6 +54,8 @@ def inspect(data: bytes) -> JpegInfo:
         if marker == _SOS:
             break
         pos += 2 + length
+    else:
+        raise JpegError(f"corrupt JPEG: more than {MAX_SEGMENTS} segments before the image data")
     if not width or not height:
         raise JpegError("corrupt JPEG: no frame header (SOF) with the image size before the scan")
     return JpegInfo(width, height)

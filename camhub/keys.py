@@ -7,16 +7,19 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from .access import Access
 from .auth import ApiKeys
 from .config import Config
 from .export.jobs import Exports
 from .fanout import Fanout
 from .recording import Recorder
 from .registry import Registry
+from .viewcache import ViewCache
 
 CONFIG = web.AppKey("config", Config)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")  # unix seconds; tests inject their own
 API_KEYS = web.AppKey("api_keys", ApiKeys)
+ACCESS = web.AppKey("access", Access)  # people's roles, Host allow-list, failed-login limits
 KEY_SOURCE = web.AppKey("key_source", str)  # "configured", "stored" or "generated"
 REGISTRY = web.AppKey("registry", Registry)
 FANOUT = web.AppKey("fanout", Fanout)
@@ -24,3 +27,4 @@ RECORDER = web.AppKey("recorder", Recorder)
 EXPORTS = web.AppKey("exports", Exports)  # export jobs and their files
 REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
 STARTED = web.AppKey("started", float)
+VIEWS = web.AppKey("views", ViewCache)

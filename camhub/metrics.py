@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from . import __version__
-from .keys import CLOCK, FANOUT, REGISTRY, REJECTS, STARTED
+from .keys import CLOCK, FANOUT, REGISTRY, REJECTS, STARTED, VIEWS
 
 
 def _escape(value: str) -> str:
@@ -136,7 +136,8 @@ def render(app: web.Application, now: float) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=render(request.app, request.app[CLOCK]()), content_type="text/plain", charset="utf-8")
+    body = request.app[VIEWS].get("metrics", lambda: render(request.app, request.app[CLOCK]()).encode())
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 def add_routes(app: web.Application) -> None:

@@ -4,13 +4,13 @@ from any second, MJPEG download of a range."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from itertools import pairwise
 
 from aiohttp import web
 
+from . import validate
 from .errors import error
 from .export import MAX_RANGE_S
 from .fanout import BOUNDARY, CONTENT_TYPE
@@ -21,6 +21,7 @@ from .recording.reader import GAP_S
 from .recording.timing import compact, iso, parse_time, recorded_step
 
 MAX_SPEED = 1000.0
+MIN_SPEED = 0.01  # slower holds a connection for days per recorded second; 0 still means "as fast as possible"
 BEHIND_S = 1.0  # a viewer this far behind the schedule is re-anchored instead of sent a burst
 MAX_GAP_S = 2.0  # playback compresses gaps (camera offline) to this much recorded time
 MAX_TIMELINE_S = 31 * 86400.0
@@ -59,8 +60,8 @@ def parse_speed(raw: str | None) -> float:
         speed = float(raw)
     except ValueError:
         raise ValueError(f"speed={raw!r} is not a number") from None
-    if not (0.0 <= speed <= MAX_SPEED):
-        raise ValueError(f"speed={raw!r} must be between 0 (as fast as possible) and {MAX_SPEED:g}")
+    if not (speed == 0.0 or MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(f"speed={raw!r} must be 0 (as fast as possible) or between {MIN_SPEED:g} and {MAX_SPEED:g}")
     return speed
 
 
@@ -122,11 +123,8 @@ async def set_recording(request: web.Request) -> web.Response:
         device = device_param(request)
     except ValueError as exc:
         return error(400, str(exc))
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, 'body must be JSON: {"enabled": true} or {"enabled": false}')
-    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+    body = await validate.json_object(request)
+    if not isinstance(body.get("enabled"), bool):
         return error(400, '"enabled" must be true or false, e.g. {"enabled": true}')
     recorder.set_recording(device, body["enabled"])
     return web.json_response({"deviceId": device, "recording": recorder.wants(device)})

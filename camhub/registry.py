@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import re
 import sqlite3
 import statistics
@@ -14,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 OFFLINE_AFTER_INTERVALS = 3
+MAX_DROP_GAP = 10_000  # frames; X-Frame-Seq jumping further is a restart of the count, not lost frames
 _FPS_WINDOW = 30
 _GAP_WINDOW = 5
 
@@ -121,6 +126,8 @@ class Registry:
         self._dirty: set[str] = set()
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._saving: set[asyncio.Task[bool]] = set()
+        self.save_error: str | None = None  # why the last save failed; None once one succeeds
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -141,7 +148,7 @@ class Registry:
                 free_heap=row["free_heap"],
                 wifi_rssi=row["wifi_rssi"],
                 reported_status=row["reported_status"],
-                heartbeat_extra=json.loads(row["heartbeat_extra"]),
+                heartbeat_extra=_finite(json.loads(row["heartbeat_extra"])),
                 frames=row["frames"],
                 bytes=row["bytes"],
                 drops=row["drops"],
@@ -162,20 +169,45 @@ class Registry:
         return db.execute("SELECT * FROM devices").fetchall()
 
     async def close(self) -> None:
-        await self.flush()
+        """The final save, then the database closes (a failed save is logged, and what it held is lost)."""
+        await asyncio.gather(*self._saving)
+        if not await self.flush() and self._dirty:
+            log.error("registry: %d devices' latest changes are not saved: %s", len(self._dirty), self.save_error)
         async with self._lock:
             if self._db is not None:
                 await asyncio.to_thread(self._db.close)
                 self._db = None
 
-    async def flush(self) -> None:
-        """Writes every device changed since the last flush in one transaction, off the event loop."""
+    async def flush(self) -> bool:
+        """Writes every device changed since the last flush in one transaction, off the event loop.
+
+        A failed write (a full disk, a locked or broken file) keeps those devices marked for the next flush and
+        says so in `save_error`; it never raises, so the periodic saving goes on. True once saved.
+        """
         if not self._dirty or self._db is None:
-            return
-        rows = [self._row(self._devices[device_id]) for device_id in self._dirty]
+            return True
+        pending = set(self._dirty)
+        rows = [self._row(self._devices[device_id]) for device_id in pending]
         self._dirty.clear()
-        async with self._lock:
-            await asyncio.to_thread(self._write, rows)
+        try:
+            async with self._lock:
+                await asyncio.to_thread(self._write, rows)
+        except (sqlite3.Error, OSError, OverflowError, ValueError) as exc:
+            self._dirty |= pending
+            if self.save_error is None:
+                log.error("registry: saving %d devices failed (retried every flush): %s", len(pending), exc)
+            self.save_error = f"{type(exc).__name__}: {exc}"
+            return False
+        if self.save_error is not None:
+            log.info("registry: saving works again")
+        self.save_error = None
+        return True
+
+    def _save_soon(self) -> None:
+        """Save now in the background (a new device must survive a crash a moment later)."""
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
 
     def _write(self, rows: list[tuple[object, ...]]) -> None:
         assert self._db is not None
@@ -282,8 +314,10 @@ class Registry:
             device = self._devices[device_id] = Device(
                 device_id, device_id, first_seen=received_at, last_seen=received_at, implicit=True
             )
-        if seq is not None and device.last_seq is not None and seq > device.last_seq + 1:
-            device.drops += seq - device.last_seq - 1
+            self._dirty.add(device_id)
+            self._save_soon()
+        if seq is not None and device.last_seq is not None and 1 < seq - device.last_seq <= MAX_DROP_GAP:
+            device.drops += seq - device.last_seq - 1  # a longer jump is a new count (reboot, another sender)
         if seq is not None:
             device.last_seq = seq
         self._track_latency(device, capture_ms, received_at)
@@ -314,3 +348,14 @@ class Registry:
         if device is not None:
             device.rejects += 1
             self._dirty.add(device_id)
+
+
+def _finite(value: Any) -> Any:
+    """JSON from an older registry with NaN/Infinity in it, made valid (those become null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value

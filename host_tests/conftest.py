@@ -32,13 +32,16 @@ for path in (str(ROOT), str(FIRMWARE_LIB)):
         sys.path.insert(0, path)
 
 from camhub import recordings  # noqa: E402  (these need the path above)
-from camhub.keys import RECORDER  # noqa: E402
+from camhub.config import Config  # noqa: E402
+from camhub.errors import json_errors  # noqa: E402
+from camhub.keys import CONFIG, RECORDER  # noqa: E402
 from camhub.recording import Recorder  # noqa: E402
 from camhub.registry import Registry  # noqa: E402
 from camstream.control import Control  # noqa: E402
 from camstream.urls import parse as parse_url  # noqa: E402
 from hostsim.testing import VirtualBoard, virtual_board  # noqa: E402
 from testkit.browser import ARGS, CHROMIUM  # noqa: E402
+from testkit.clock import ManualClock  # noqa: E402
 from testkit.fakes import FakeSocket, FakeSocketPool, http_response  # noqa: E402
 from testkit.hubs import KEY, HubProcess, RunningHub, ThreadedHub, hub_config, running_hub  # noqa: E402
 from testkit.mpy import MicroPythonUnavailable, circuitpython, run_circuitpython, run_node  # noqa: E402
@@ -94,7 +97,8 @@ async def recordings_client(
         yield
         await app[RECORDER].close()
 
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
+    app[CONFIG] = Config()
     app.cleanup_ctx.append(recorder_ctx)
     recordings.add_routes(app)
     return await aiohttp_client(app)
@@ -123,14 +127,9 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-class ManualClock:
-    """A unix-seconds clock that moves only when a test sets `now`."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ The runs go in parallel (module fixture), each on its own devserver, playing sma
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import pytest
 import trustme
 
 from camstream.budget import watchdog_floor_s
-from testkit.boards import CIRCUITPY, Board, errors_counted, stats_blocks, summary
+from testkit.boards import Board, drive_copy, errors_counted, stats_blocks, summary
 from testkit.devserver import DevServer
 from testkit.jpegs import make_frames
 
@@ -77,13 +76,7 @@ PLANS = {
 
 
 def drive(tmp: Path, plan: Plan, ca_pem: bytes) -> Path:
-    folder = tmp / "CIRCUITPY"
-    shutil.copytree(CIRCUITPY, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    toml = folder / "settings.toml"
-    toml.write_text(toml.read_text() + plan.toml)
-    if plan.trust:
-        (folder / "hub-ca.pem").write_bytes(ca_pem)
-    return folder
+    return drive_copy(tmp, plan.toml, {"hub-ca.pem": ca_pem} if plan.trust else None)
 
 
 @pytest.fixture(scope="module")

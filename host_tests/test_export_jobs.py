@@ -94,9 +94,7 @@ async def test_one_runs_at_a_time_and_the_queue_is_bounded(data_dir: Path) -> No
         await exports.close()
 
 
-async def test_an_export_is_refused_when_the_disk_is_too_full(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_an_export_is_refused_when_the_disk_is_too_full(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("camhub.export.jobs.RESERVE_BYTES", 2**62)
     exports = Exports(data_dir, clock=Clock())
     await exports.start()

@@ -110,8 +110,9 @@ async def test_an_export_job_from_request_to_file(recorded: RunningHub, client: 
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        (b"{not json", 400, "body must be JSON"),
-        (b"[1, 2]", 400, "must be a JSON object"),
+        (b"{not json", 400, "body is not valid JSON"),
+        (b"[1, 2]", 400, "body must be a JSON object, got list"),
+        (b'{"start": NaN, "end": 5}', 400, "body is not valid JSON"),
         (b'{"end": 5}', 400, "missing 'start'"),
         (b'{"start": true, "end": 5}', 400, "missing 'start'"),
         (b'{"start": "{t}", "end": "{e}", "format": 4}', 400, '"format" must be one of mp4, mkv, avi'),

@@ -25,7 +25,13 @@ def test_parse_time_takes_unix_seconds_and_iso_8601() -> None:
     assert parse_time("start", "2024-05-01T12:00:00") == H0  # no zone: UTC
     assert parse_time("start", "2024-05-01T14:00:00+02:00") == H0
     assert parse_time("start", "2024-05-01T14:00:00 02:00") == H0  # '+' decoded as a space
-    for raw, message in ((None, "missing 'start'"), ("  ", "missing 'start'"), ("noon", "neither"), ("inf", "finite")):
+    for raw, message in (
+        (None, "missing 'start'"),
+        ("  ", "missing 'start'"),
+        ("noon", "neither"),
+        ("inf", "between 1970 and the year 9999"),
+        ("-1", "between 1970"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_time("start", raw)
 

@@ -166,7 +166,11 @@ async def test_timeline_lists_spans_and_gaps(recordings_client: Client) -> None:
     [
         ("", "missing 'start'"),
         (f"start=yesterday&end={H0}", "neither unix seconds nor ISO 8601"),
-        (f"start=nan&end={H0}", "not a finite time"),
+        (f"start=nan&end={H0}", "must be a time between 1970 and the year 9999"),
+        ("start=1e308&end=1e308", "must be a time between 1970 and the year 9999"),  # issue 10: was a 500
+        (f"start={H0}&end=9999-12-31T23:00:00-05:00", "must be a time between 1970 and the year 9999"),
+        (f"start=-1&end={H0}", "must be a time between 1970"),
+        (f"start={H0}&end={H0 + 5}&speed=1e-300", "between 0.01 and 1000"),  # issue 10: held a connection for good
         (f"start={H0 + 5}&end={H0}", "before start"),
         (f"start={H0}&end={H0 + 5}&speed=fast", "not a number"),
         (f"start={H0}&end={H0 + 5}&speed=-1", "between 0"),
@@ -225,10 +229,10 @@ async def test_toggle_recording(recordings_client: Client) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"{not json", "body must be JSON"),
+        (b"{not json", "body is not valid JSON"),
         (b'{"enabled": "yes"}', '"enabled" must be true or false'),
         (b'{"enabled": 1}', '"enabled" must be true or false'),
-        (b"[true]", '"enabled" must be true or false'),
+        (b"[true]", "body must be a JSON object"),
         (b"{}", '"enabled" must be true or false'),
     ],
 )

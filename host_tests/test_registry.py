@@ -1,10 +1,11 @@
 """camhub.registry: online/offline from inferred heartbeat spacing, counters, SQLite only on flush."""
 
+import asyncio
 import sqlite3
 
 import pytest
 
-from camhub.registry import device_id_problem
+from camhub.registry import MAX_DROP_GAP, Registry, device_id_problem
 
 
 def rows(tmp_path):
@@ -86,3 +87,54 @@ async def test_latency_is_delay_beyond_the_fastest_frame(registry):
 )
 def test_device_id_rules(value, ok):
     assert (device_id_problem(value) is None) == ok
+
+
+async def test_a_failed_save_is_kept_reported_and_retried(registry, tmp_path, monkeypatch):
+    """Issue 10: one failed save used to end the periodic saving for good and drop what it held."""
+    await registry.register("cam1", "Cam", "camera", "", [])
+    registry.frame("cam1", 1, None, 1000, 16, 16, registry.clock.now)
+    write = registry._write
+
+    def full_disk(rows):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(registry, "_write", full_disk)
+    assert await registry.flush() is False
+    assert registry.save_error == "OperationalError: database or disk is full"
+    registry.frame("cam1", 2, None, 1000, 16, 16, registry.clock.now)
+    assert await registry.flush() is False  # still failing: nothing lost, nothing raised
+    monkeypatch.setattr(registry, "_write", write)
+    assert await registry.flush() is True
+    assert registry.save_error is None
+    assert rows(tmp_path) == [("cam1", 2, 0)]
+
+
+async def test_a_new_device_is_saved_at_once(registry, tmp_path):
+    """A camera killed seconds after its first frame must not vanish from the registry while its recordings stay."""
+    registry.frame("fresh", 1, None, 1000, 16, 16, registry.clock.now)
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if rows(tmp_path):
+            break
+    assert rows(tmp_path) == [("fresh", 1, 0)]
+
+
+async def test_a_huge_seq_jump_is_a_new_count_not_lost_frames(registry):
+    registry.frame("cam1", 5, None, 10, 1, 1, registry.clock.now)
+    registry.frame("cam1", 2**53 - 1, None, 10, 1, 1, registry.clock.now)
+    registry.frame("cam1", 5 + MAX_DROP_GAP + 2, None, 10, 1, 1, registry.clock.now)
+    registry.frame("cam1", 5 + MAX_DROP_GAP + 4, None, 10, 1, 1, registry.clock.now)
+    assert registry.get("cam1").drops == 1
+
+
+async def test_non_finite_numbers_stored_by_an_older_hub_are_read_back_as_null(tmp_path, manual_clock):
+    first = Registry(tmp_path / "registry.sqlite3", default_interval_s=10.0, clock=manual_clock)
+    await first.open()
+    await first.register("cam1", "Cam", "camera", "", [])
+    await first.close()
+    with sqlite3.connect(tmp_path / "registry.sqlite3") as db:
+        db.execute("UPDATE devices SET heartbeat_extra = ?", ('{"fps": NaN, "t": [Infinity, 1]}',))
+    again = Registry(tmp_path / "registry.sqlite3", default_interval_s=10.0, clock=manual_clock)
+    await again.open()
+    assert again.get("cam1").heartbeat_extra == {"fps": None, "t": [None, 1]}
+    await again.close()

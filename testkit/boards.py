@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,6 +96,17 @@ class Process:
                 self.proc.kill()
                 self.proc.wait(5)
         self._reader.join(timeout=5)
+
+
+def drive_copy(tmp: Path, toml: str = "", files: dict[str, bytes] | None = None) -> Path:
+    """A copy of CIRCUITPY under `tmp` with `toml` appended to its settings.toml and `files` added."""
+    folder = tmp / "CIRCUITPY"
+    shutil.copytree(CIRCUITPY, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    settings = folder / "settings.toml"
+    settings.write_text(settings.read_text() + toml)
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+    return folder
 
 
 class Board(Process):

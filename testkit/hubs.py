@@ -43,8 +43,18 @@ HEARTBEAT = {
 
 
 def hub_config(data_dir: Path, **overrides: Any) -> Config:
-    """A hub on an ephemeral 127.0.0.1 port with the test key, as configured otherwise."""
-    settings: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": data_dir, "api_keys": (KEY,), **overrides}
+    """A hub on an ephemeral 127.0.0.1 port with the test key, as configured otherwise.
+
+    Views are rendered for every request, so a test sees its own changes at once (viewcache has its own tests).
+    """
+    settings: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "data_dir": data_dir,
+        "api_keys": (KEY,),
+        "views_max_age_s": 0.0,
+        **overrides,
+    }
     return Config(**settings)
 
 
@@ -113,7 +123,8 @@ class HubProcess(Process):
             {**os.environ, **(env or {})},
         )
         _, line = self.wait_line("CamStream hub listening on 127.0.0.1:", ready_s)
-        self.url = f"http://127.0.0.1:{int(line.rsplit(':', 1)[1])}"
+        https = "--tls-cert" in args or "CAMHUB_TLS_CERT" in (env or {})
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{int(line.rsplit(':', 1)[1])}"
 
 
 async def post_frame(

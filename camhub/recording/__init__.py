@@ -22,7 +22,7 @@ from typing import TypeVar
 from ..config import ALL_DEVICES
 from .layout import device_dirname, is_complete_jpeg
 from .reader import Extent, Frame, Reader, Segment, Span
-from .writer import Job, Pending, Writer
+from .writer import Job, Limits, Pending, Writer
 
 __all__ = ["Extent", "Frame", "Recorder", "Segment", "Span"]
 
@@ -45,6 +45,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         retention_interval_s: float = 60.0,
         sync_interval_s: float = 5.0,
+        segment_bytes: int | None = None,
     ) -> None:
         if not (retention_s > 0 and math.isfinite(retention_s)):
             raise ValueError(f"retention_s must be a positive number of seconds, got {retention_s!r}")
@@ -57,12 +58,11 @@ class Recorder:
         self.record_ids = frozenset(record) - {ALL_DEVICES}
         for device in self.record_ids:
             device_dirname(device)
-        self.retention_s = retention_s
-        self.retention_bytes = retention_bytes
         self.clock = clock
         self.retention_interval_s = retention_interval_s
         self._overrides: dict[str, bool] = {}
-        self._writer = Writer(self.root, sync_interval_s)
+        limits = Limits(retention_s, retention_bytes)
+        self._writer = Writer(self.root, sync_interval_s, limits, segment_bytes=segment_bytes)
         self._reader: Reader | None = None
         self._retention: asyncio.Task[None] | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -109,6 +109,11 @@ class Recorder:
             self._reader.close()
             self._reader = None
 
+    @property
+    def problem(self) -> str | None:
+        """Why recording last failed (a full disk, a broken index), until a frame is recorded again."""
+        return self._writer.problem
+
     def wants(self, device_id: str) -> bool:
         on = self._overrides.get(device_id)
         if on is not None:
@@ -145,7 +150,7 @@ class Recorder:
     async def enforce_retention(self) -> int:
         """Apply the age and size limits now; returns how many hourly files were removed."""
         now = self.clock()
-        return await self._call(lambda: self._writer.retain(now, self.retention_s, self.retention_bytes))
+        return await self._call(lambda: self._writer.retain(now, self._writer.limits))
 
     async def spans(self, device_id: str) -> list[Span]:
         return await asyncio.to_thread(self._reading().spans, device_id)

@@ -5,9 +5,11 @@ Layout under the recording root::
     index.db                                  SQLite (WAL): files, frames, recording toggles
     index.lock                                held by the one process that writes
     <device>/<YYYY-MM-DD>/<HH>.mjpg           UTC hour of arrival; the JPEGs back to back, nothing else
+    <device>/<YYYY-MM-DD>/<HH>.<n>.mjpg       the same hour's n-th further segment, once the one before is full
 
-The hourly files hold nothing but concatenated JPEGs, so any MJPEG tool plays them as they are; the index says
-where each frame starts. Invariant, restored by recovery on every start: each file is exactly the concatenation
+The files hold nothing but concatenated JPEGs, so any MJPEG tool plays them as they are; the index says where
+each frame starts. A segment is sealed when it reaches the writer's segment size, so retention can delete the
+video of the current hour too. Invariant, restored by recovery on every start: each file is exactly the concatenation
 of its indexed frames, in offset order, and every indexed frame is a complete JPEG.
 """
 
@@ -74,10 +76,16 @@ def device_dirname(device_id: str) -> str:
     return name
 
 
-def hour_path(device_id: str, at: float) -> str:
-    """Relative path of the hourly file that a frame arriving at ``at`` (unix s) belongs to."""
+def hour_path(device_id: str, at: float, part: int = 0) -> str:
+    """Relative path of segment ``part`` of the hour a frame arriving at ``at`` (unix s) belongs to."""
     stamp = datetime.fromtimestamp(at, UTC)
-    return f"{device_dirname(device_id)}/{stamp:%Y-%m-%d}/{stamp:%H}.mjpg"
+    return f"{device_dirname(device_id)}/{stamp:%Y-%m-%d}/{stamp:%H}{f'.{part}' if part else ''}.mjpg"
+
+
+def segment_part(path: str) -> int:
+    """The segment number in a path ``hour_path`` made."""
+    name = path.rpartition("/")[2].removesuffix(".mjpg")
+    return int(name.partition(".")[2] or 0)
 
 
 def is_complete_jpeg(data: bytes | bytearray | memoryview) -> bool:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 TICKS_PERIOD = 2**29  # supervisor.ticks_ms() wraps here; X-Capture-Ms is the board's ticks
 AGREE_S = 1.0  # the capture clock is trusted while it agrees with the hub's arrival times this closely
+LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z: later cannot be written as an ISO 8601 date
 
 
 def recorded_step(prev_time: float, prev_capture: int | None, cur_time: float, cur_capture: int | None) -> float:
@@ -42,9 +43,12 @@ def parse_time(name: str, raw: str | None) -> float:
                 raise ValueError(f"{name}={raw!r} is neither unix seconds nor ISO 8601") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
-        value = stamp.timestamp()
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={raw!r} is not a finite time")
+        try:
+            value = stamp.timestamp()
+        except (OverflowError, ValueError, OSError):
+            value = math.inf
+    if not (math.isfinite(value) and 0 <= value <= LATEST_TIME):
+        raise ValueError(f"{name}={raw!r} must be a time between 1970 and the year 9999")
     return value
 
 

@@ -7,6 +7,10 @@ row is committed (WAL, ``synchronous=NORMAL``), so a frame acknowledged to a cam
 of the hub. Open files are fsynced every ``sync_interval_s`` and when sealed, and the synced length is stored;
 after an OS crash or power loss at most that much acknowledged video can be lost, and recovery checks
 everything past the synced length.
+
+Bounds: at most ``max_open_files`` files are open (the least recently written is sealed to make room), and a file
+is sealed once it holds ``segment_bytes``, after which retention runs at once, so the size cap holds to within
+one segment per recording camera however long an hour of video is.
 """
 
 from __future__ import annotations
@@ -20,19 +24,28 @@ import os
 import queue
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import recovery, retention
-from .layout import INDEX, LOCK, SCHEMA, hour_path
+from .layout import INDEX, LOCK, SCHEMA, hour_path, segment_part
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_FRAMES = 256
 MAX_BATCH_BYTES = 32 * 2**20
 IDLE_CLOSE_S = 60.0  # an idle camera's file is synced and closed, so retention may take it
+MAX_OPEN_FILES = 128  # file descriptors the recorder may hold (server.gate keeps room for them)
+MIN_SEGMENT_BYTES = 2**20
+MAX_SEGMENT_BYTES = 64 * 2**20
+
+
+def segment_size(retention_bytes: int) -> int:
+    """A 32nd of the size cap, within 1-64 MiB: fine enough for the cap, coarse enough to cost nothing."""
+    return min(max(retention_bytes // 32, MIN_SEGMENT_BYTES), MAX_SEGMENT_BYTES)
 
 
 @dataclass
@@ -57,9 +70,17 @@ class Job:
 class _OpenFile:
     id: int
     path: str
+    hour: str  # hour_path(device, time): the same for every segment of one hour
+    part: int
     fd: int
     size: int
     last_write: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_age_s: float
+    max_bytes: int
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
@@ -69,14 +90,27 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 
 class Writer:
-    def __init__(self, root: Path, sync_interval_s: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sync_interval_s: float,
+        limits: Limits,
+        *,
+        segment_bytes: int | None = None,
+        max_open_files: int = MAX_OPEN_FILES,
+    ) -> None:
         self.root = root
         self.sync_interval_s = sync_interval_s
+        self.limits = limits
+        self.segment_bytes = segment_bytes or segment_size(limits.max_bytes)
+        self.max_open_files = max_open_files
         self.queue: queue.SimpleQueue[Pending | Job | None] = queue.SimpleQueue()
-        self.open: dict[str, _OpenFile] = {}
+        self.open: OrderedDict[str, _OpenFile] = OrderedDict()  # by device, least recently written first
+        self._filled = False  # a segment was sealed full since retention last ran
         self.db: sqlite3.Connection | None = None
         self.lock: int | None = None
         self.last_sync = time.monotonic()
+        self.problem: str | None = None  # why the last batch failed to record; None once one succeeds
 
     # -- thread loop -------------------------------------------------------------------------------------
 
@@ -125,26 +159,56 @@ class Writer:
     # -- frames ------------------------------------------------------------------------------------------
 
     def _write_batch(self, batch: list[Pending]) -> None:
+        """Write and index a batch; whatever fails (a full disk, SQLite, a bug) leaves files and index agreeing.
+
+        Frames whose bytes could not be written fail alone; if the commit fails, every byte this batch appended
+        is cut off again and all its written frames fail, so no file is left with bytes the index does not name
+        (recovery would otherwise cut everything after the first gap, acknowledged frames included).
+        """
+        if not batch:
+            return
+        before: dict[int, tuple[str, int]] = {}  # file id -> (path, size before this batch)
         try:
-            self._write_frames(batch)
-        except Exception as exc:  # a bug must not leave cameras waiting forever
-            log.exception("recording: writing %d frames failed", len(batch))
+            written, failed = self._append(batch, before)
+            if written:
+                self._index(written)
+        except Exception as exc:
+            self._fail(f"{len(batch)} frames not recorded", exc)
+            self._undo(before)
             for frame in batch:
                 if not frame.done.done():
                     frame.done.set_exception(exc)
-
-    def _write_frames(self, batch: list[Pending]) -> None:
-        if not batch:
             return
-        rows: list[tuple[str, int, float, int | None, int | None, int, int]] = []
-        written: list[Pending] = []
+        for frame, _ in written:
+            frame.done.set_result(None)
+        for frame, error in failed:
+            self._fail("a frame not recorded", error)
+            frame.done.set_exception(error)
+        if written and not failed:
+            self.problem = None
+        if self._filled:
+            self._filled = False
+            try:
+                self.retain(max(frame.time for frame in batch), self.limits)
+            except (OSError, sqlite3.Error) as exc:
+                log.error("recording: retention failed: %s", exc)
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        """Log a failure once per kind of problem (a full disk fails every frame), remember it for /healthz."""
+        problem = f"{type(exc).__name__}: {exc}"
+        if problem != self.problem:
+            log.error("recording: %s: %s", what, problem)
+        self.problem = problem
+
+    def _append(
+        self, batch: list[Pending], before: dict[int, tuple[str, int]]
+    ) -> tuple[list[tuple[Pending, tuple[int, int, int]]], list[tuple[Pending, BaseException]]]:
+        """Append each frame to its file: (frame, (file id, offset, end)) if written, else (frame, error)."""
+        written: list[tuple[Pending, tuple[int, int, int]]] = []
         failed: list[tuple[Pending, BaseException]] = []
-        before: dict[int, tuple[str, int]] = {}  # file id -> (path, size before this batch), to undo
-        ends: dict[int, int] = {}
-        touched: dict[int, list[float]] = {}
         for frame in batch:
             try:
-                handle = self._file_for(frame.device, frame.time)
+                handle = self._file_for(frame.device, frame.time, len(frame.jpeg))
             except (OSError, OverflowError, sqlite3.Error, ValueError) as exc:
                 failed.append((frame, exc))
                 continue
@@ -159,51 +223,63 @@ class Writer:
                 continue
             handle.size += len(frame.jpeg)
             handle.last_write = time.monotonic()
-            ends[handle.id] = handle.size
-            rows.append((frame.device, handle.id, frame.time, frame.seq, frame.capture_ms, offset, len(frame.jpeg)))
-            touched.setdefault(handle.id, []).append(frame.time)
-            written.append(frame)
-        if rows:
-            db = self._conn()
-            try:
-                with db:
-                    db.executemany(
-                        "INSERT INTO frames(device, file, time, seq, capture_ms, offset, length)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
-                    for file_id, times in touched.items():
-                        lo, hi = min(times), max(times)
-                        db.execute(
-                            "UPDATE files SET frames = frames + ?, bytes = ?,"
-                            " first_time = coalesce(min(first_time, ?), ?),"
-                            " last_time = coalesce(max(last_time, ?), ?) WHERE id = ?",
-                            (len(times), ends[file_id], lo, lo, hi, hi, file_id),
-                        )
-            except sqlite3.Error as exc:
-                log.error("recording: index commit failed, %d frames dropped: %s", len(written), exc)
-                open_by_id = {h.id: h for h in self.open.values()}
-                for file_id, (path, size) in before.items():
-                    with contextlib.suppress(OSError):
-                        os.truncate(self.root / path, size)
-                    if file_id in open_by_id:
-                        open_by_id[file_id].size = size
-                for frame in written:
-                    failed.append((frame, exc))
-                written = []
-        for frame in written:
-            frame.done.set_result(None)
-        for frame, error in failed:
-            frame.done.set_exception(error)
+            written.append((frame, (handle.id, offset, handle.size)))
+        return written, failed
 
-    def _file_for(self, device: str, at: float) -> _OpenFile:
-        path = hour_path(device, at)
+    def _index(self, written: list[tuple[Pending, tuple[int, int, int]]]) -> None:
+        """One transaction for the batch's rows and its files' totals."""
+        touched: dict[int, tuple[int, int, float, float]] = {}  # file id -> (frames, end, first, last time)
+        for frame, (file_id, _, end) in written:
+            count, _, lo, hi = touched.get(file_id, (0, 0, frame.time, frame.time))
+            touched[file_id] = (count + 1, end, min(lo, frame.time), max(hi, frame.time))
+        with self._conn() as db:
+            db.executemany(
+                "INSERT INTO frames(device, file, time, seq, capture_ms, offset, length) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (frame.device, file_id, frame.time, frame.seq, frame.capture_ms, offset, end - offset)
+                    for frame, (file_id, offset, end) in written
+                ],
+            )
+            for file_id, (count, end, lo, hi) in touched.items():
+                db.execute(
+                    "UPDATE files SET frames = frames + ?, bytes = ?,"
+                    " first_time = coalesce(min(first_time, ?), ?),"
+                    " last_time = coalesce(max(last_time, ?), ?) WHERE id = ?",
+                    (count, end, lo, lo, hi, hi, file_id),
+                )
+
+    def _undo(self, before: dict[int, tuple[str, int]]) -> None:
+        """Cut every file back to its size before the batch."""
+        open_by_id = {handle.id: handle for handle in self.open.values()}
+        for file_id, (path, size) in before.items():
+            try:
+                os.truncate(self.root / path, size)
+            except OSError as exc:  # the index names only `size` bytes: recovery cuts the rest at the next start
+                log.error("recording: could not cut %s back to %d bytes: %s", path, size, exc)
+            if file_id in open_by_id:
+                open_by_id[file_id].size = size
+
+    def _file_for(self, device: str, at: float, length: int) -> _OpenFile:
+        """The open segment a frame of ``length`` bytes goes to: the device's current one while it has room."""
+        hour = hour_path(device, at)
         handle = self.open.get(device)
-        if handle is not None and handle.path == path:
+        if handle is not None and handle.hour == hour and handle.size + length <= max(self.segment_bytes, length):
+            self.open.move_to_end(device)
             return handle
-        if handle is not None:
-            self._seal(device)
         db = self._conn()
+        if handle is not None:
+            part = handle.part + 1 if handle.hour == hour else 0
+            self._filled |= handle.hour == hour
+            self._seal(device)
+        else:  # after a restart or an eviction: go on with the hour's newest segment
+            row = db.execute(
+                "SELECT path, bytes FROM files WHERE device = ? AND (path = ? OR path GLOB ?) ORDER BY id DESC LIMIT 1",
+                (device, hour, hour.removesuffix(".mjpg") + ".*.mjpg"),
+            ).fetchone()
+            part = 0 if row is None else segment_part(row[0]) + (row[1] > 0 and row[1] + length > self.segment_bytes)
+        while len(self.open) >= self.max_open_files:
+            self._seal(next(iter(self.open)))
+        path = hour_path(device, at, part)
         full = self.root / path
         full.parent.mkdir(parents=True, exist_ok=True)
         with db:
@@ -216,7 +292,7 @@ class Writer:
         elif actual < size:  # cut short behind our back: appending would misplace every new frame
             os.close(fd)
             raise OSError(errno.EIO, f"{path} is shorter than its index; restart the hub to recover it")
-        handle = _OpenFile(file_id, path, fd, size)
+        handle = _OpenFile(file_id, path, hour, part, fd, size)
         self.open[device] = handle
         return handle
 
@@ -291,7 +367,7 @@ class Writer:
         if not enabled:
             self._seal(device)
 
-    def retain(self, now: float, max_age_s: float, max_bytes: int) -> int:
+    def retain(self, now: float, limits: Limits) -> int:
         """Retention over what is not open for writing; see retention.retain."""
         busy = {handle.id for handle in self.open.values()}
-        return retention.retain(self._conn(), self.root, busy, now, max_age_s, max_bytes)
+        return retention.retain(self._conn(), self.root, busy, now, limits.max_age_s, limits.max_bytes)
