@@ -5,6 +5,7 @@ unchanged without re-encoding, progress, and nothing left behind when an export 
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -16,7 +17,7 @@ from camhub.recording import Recorder
 from camhub.recording.reader import Reader
 from testkit.jpegs import make_jpeg
 from testkit.players import FFPROBE, packet_times, probe
-from testkit.recordings import H0, record_run
+from testkit.recordings import H0, fixture_0_2_0, record_run
 
 if not Path(FFPROBE).exists() and os.environ.get("CI") != "true":
     pytest.skip(f"{FFPROBE} is missing (apt-get install ffmpeg); required when CI=true", allow_module_level=True)
@@ -85,7 +86,7 @@ async def test_a_camera_whose_rate_varied_gives_a_variable_frame_rate_mp4(
     out = tmp_path / "vfr.mp4"
     export(reader, "cam1", H0, H0 + 10, FORMATS["mp4"], out)
     pts = packet_times(out)
-    steps = [b - a for a, b in zip(pts, pts[1:], strict=False)]
+    steps = [b - a for a, b in pairwise(pts)]
     assert all(s == pytest.approx(0.1, abs=0.002) for s in steps[:19])
     assert all(s == pytest.approx(1 / 30, abs=0.002) for s in steps[20:])
     assert probe(out).duration_s == pytest.approx(fast[-1] + 1 / 30 - slow[0], rel=0.02)
@@ -170,3 +171,22 @@ def test_format_from_the_name_or_the_file() -> None:
         format_for(None, "clip.mov")
     with pytest.raises(ValueError, match="format='webm' is not one of mp4, mkv, avi"):
         format_for("webm", "a.mp4")
+
+
+async def test_recordings_written_by_0_2_0_export(tmp_path: Path) -> None:
+    frames = fixture_0_2_0(tmp_path / "rec")
+    rec = Recorder(tmp_path / "rec", clock=lambda: H0)
+    await rec.start()
+    reader = Reader(tmp_path / "rec")
+    try:
+        out = tmp_path / "old.mkv"
+        result = export(reader, "cam1", H0 - 60, H0 + 60, FORMATS["mkv"], out)
+    finally:
+        reader.close()
+        await rec.close()
+    assert (result.frames, probe(out).frames) == (80, 80)
+    assert probe(out).duration_s == pytest.approx(2 + 30 + 2, rel=0.02)
+    with av.open(str(out)) as container:
+        assert [bytes(p) for p in container.demux(video=0) if p.size] == frames
+    pts = packet_times(out)
+    assert pts[40] - pts[39] == pytest.approx(30.05, abs=0.002)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from camhub.recording import Frame, Recorder
-from testkit.jpegs import make_jpeg
+from testkit.jpegs import make_jpeg, seeded_jpeg, tagged
 
 H0 = datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp()  # an hour boundary
+FIXTURE_0_2_0 = Path(__file__).resolve().parent / "fixtures" / "recordings-0.2.0"  # see its README.md
+
+
+def fixture_0_2_0(root: Path) -> list[bytes]:
+    """Copy the recordings 0.2.0 wrote (a torn tail included) to ``root``; returns the 80 frames it acknowledged."""
+    shutil.copytree(FIXTURE_0_2_0, root, ignore=shutil.ignore_patterns("README.md"))
+    return [tagged(seeded_jpeg(i % 8, 32), f"cam1 {i}") for i in range(80)]
 
 
 def index_rows(root: Path) -> list[tuple[str, str, float, int | None, int, int]]:
