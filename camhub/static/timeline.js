@@ -70,13 +70,15 @@ function drawTimeline() {
   const { start, length } = view;
   el.timeline.dataset.viewStart = String(start);
   el.timeline.dataset.viewLength = String(length);
-  el["view-title"].textContent = `${timeText(start)} – ${clock.format(new Date((start + length) * 1000))}`;
+  el["view-title"].textContent = length === 86400 && start === localDayStart(start)
+    ? dayFormat.format(new Date(start * 1000))
+    : `${timeText(start)} – ${clock.format(new Date((start + length) * 1000))}`;
   el["view-length"].textContent = lengthText(length);
   el["zoom-in"].disabled = length === VIEW_LENGTHS[VIEW_LENGTHS.length - 1];
   el["zoom-out"].disabled = length === VIEW_LENGTHS[0];
   const step = tickStep(length);
   const ticks = [];
-  for (let t = Math.ceil(start / step) * step; t <= start + length; t += step) {
+  for (let t = Math.floor(start / step + 1) * step; t < start + length; t += step) {
     const tick = document.createElement("span");
     tick.style.left = `${((t - start) / length) * 100}%`;
     const d = new Date(t * 1000);
@@ -104,10 +106,12 @@ function drawCursor() {
   el.timeline.setAttribute("aria-valuetext", position === null ? "nothing played yet" : timeText(position));
 }
 
+let timelineAsked = 0;
 async function loadTimeline() {
   const { start, length } = view;
+  const asked = ++timelineAsked;
   const r = await getJson(`${apiBase}/timeline?start=${start}&end=${start + length}`);
-  if (view.start === start && view.length === length) {
+  if (asked === timelineAsked) { // an answer overtaken by a newer question is dropped
     view.segments = r.segments;
     drawTimeline();
   }
@@ -293,8 +297,9 @@ function indexOf(haystack, needle) {
 }
 
 async function findSpan(direction) {
+  // From the position; with none yet, "previous" is the newest span (it may have begun a moment ago).
   const from = position ?? Date.now() / 1000;
-  const range = direction > 0 ? [from + 0.5, from + SEARCH_S] : [from - SEARCH_S, from - 2];
+  const range = direction > 0 ? [from + 0.5, from + SEARCH_S] : [from - SEARCH_S, position === null ? from : from - 2];
   const r = await getJson(`${apiBase}/timeline?start=${range[0]}&end=${range[1]}`);
   const starts = r.segments.map((seg) => seg.start).filter((s) => (direction > 0 ? s > range[0] : s < range[1]));
   return direction > 0 ? starts[0] : starts[starts.length - 1];
@@ -450,7 +455,10 @@ async function refreshExports() {
   exportsTimer = setTimeout(refreshExports, busy ? EXPORT_POLL_MS : POLL_MS * 2);
 }
 
-for (const input of ["export-start", "export-end", "export-format"]) el[input].addEventListener("change", refreshEstimate);
+for (const input of ["export-start", "export-end", "export-format"]) {
+  el[input].addEventListener("input", refreshEstimate);
+  el[input].addEventListener("change", refreshEstimate);
+}
 el["export-start-here"].addEventListener("click", () => {
   if (position !== null) { el["export-start"].value = toInput(position); refreshEstimate(); }
 });
@@ -471,10 +479,13 @@ el["export-go"].addEventListener("click", async () => {
 
 // -- recording toggle and polling ---------------------------------------------------------------------------
 
+let recordingsAsked = 0;
 async function refreshRecordings() {
   clearTimeout(pollTimer);
+  const asked = ++recordingsAsked;
   try {
     const r = await getJson(`${apiBase}/recordings`);
+    if (asked !== recordingsAsked) return; // a newer refresh (after a toggle) has the newer answer
     if (!el["rec-toggle"].dataset.busy) {
       el["rec-toggle"].checked = r.recording;
       el["rec-toggle"].disabled = false;
