@@ -97,6 +97,7 @@ class H264(Output):
         context.time_base = MS
         context.color_range = 1  # MPEG (limited)
         context.colorspace = 6  # SMPTE 170M, the BT.601 matrix JPEG uses
+        context.thread_type = "FRAME"  # x264's frame threads use every core; its slice threads hardly two
         self.decoder = av.CodecContext.create("mjpeg", "r")
         self.graphs: dict[tuple[int, int, str], av.filter.Graph] = {}
         self.durations: dict[int, int] = {}  # pts -> duration, for the packets x264 hands back later

@@ -78,7 +78,8 @@ function drawTimeline() {
   el["zoom-out"].disabled = length === VIEW_LENGTHS[0];
   const step = tickStep(length);
   const ticks = [];
-  for (let t = Math.floor(start / step + 1) * step; t < start + length; t += step) {
+  const offset = new Date(start * 1000).getTimezoneOffset() * 60; // ticks on round local times
+  for (let t = Math.floor((start - offset) / step + 1) * step + offset; t < start + length; t += step) {
     const tick = document.createElement("span");
     tick.style.left = `${((t - start) / length) * 100}%`;
     const d = new Date(t * 1000);
