@@ -73,7 +73,8 @@ def run(
             reader = Reader(root)
             try:
                 for name in ("mkv", "avi", "mp4"):
-                    row = {"size": f"{width}x{height}", "format": name, "reencode": FORMATS[name].reencode}
+                    row: dict[str, object] = {"size": f"{width}x{height}", "format": name}
+                    row["reencode"] = FORMATS[name].reencode
                     try:
                         cpu0, t0 = os.times(), time.perf_counter()
                         result = export(
@@ -111,8 +112,7 @@ def _fmt(value: object, spec: str) -> str:
 
 def format_table(rows: list[dict]) -> str:
     out = [
-        f"Export: camera-like footage recorded at {FPS} fps, exported with camhub.export.run on "
-        f"{os.cpu_count()} cores",
+        f"Export: camera-like footage recorded at {FPS} fps, exported with camhub.export.run on {os.cpu_count()} cores",
         "  ".join(title.rjust(width) if i else title.ljust(width) for i, (title, _, _, width) in enumerate(COLUMNS)),
     ]
     for row in rows:

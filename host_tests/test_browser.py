@@ -162,7 +162,7 @@ async def test_the_timeline_seeks_to_a_chosen_second(hub, client, browser):
     await page.mouse.click(box["x"] + share * box["width"], box["y"] + box["height"] / 2)
     await page.wait_for_function("window.shown.length > 0", timeout=10_000)
     first = (await page.evaluate("window.shown"))[0]
-    assert chosen <= first < chosen + 0.1, (first - t0)
+    assert chosen <= first < chosen + 0.1, first - t0
     await page.wait_for_function(f"Number(document.getElementById('playback').dataset.time) >= {chosen + 1}")
     cursor = await page.locator("#cursor").bounding_box()
     assert abs(cursor["x"] - (box["x"] + (chosen + 1 - view_start) / 60 * box["width"])) < box["width"] * 0.02
