@@ -52,5 +52,4 @@ def plan(extent: Extent, device: str, start: float, end: float, fmt: Format) -> 
 
 def estimate(reader: Reader, device: str, start: float, end: float, fmt: Format) -> Estimate:
     """Frames, bytes and expected size of an export, from the index alone."""
-    check_range(start, end)
     return plan(reader.extent(device, start, end), device, start, end, fmt)
