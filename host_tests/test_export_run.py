@@ -12,7 +12,7 @@ import av
 import pytest
 
 from camhub.export import FORMATS, NothingRecorded
-from camhub.export.run import Progress, export, format_for
+from camhub.export.run import Progress, export, format_for, spread
 from camhub.recording import Recorder
 from camhub.recording.reader import Reader
 from testkit.jpegs import make_jpeg
@@ -190,3 +190,30 @@ async def test_recordings_written_by_0_2_0_export(tmp_path: Path) -> None:
         assert [bytes(p) for p in container.demux(video=0) if p.size] == frames
     pts = packet_times(out)
     assert pts[40] - pts[39] == pytest.approx(30.05, abs=0.002)
+
+
+def test_spread_keeps_even_frames_and_parts_a_burst() -> None:
+    assert spread(-1, 0, 33, 0.033) == 0  # the first frame stays at 0
+    assert spread(0, 33, 66, 0.033) == 33  # evenly spaced: unchanged
+    assert spread(0, 34, 64, 0.033) == 34  # jitter within half a step: unchanged
+    assert spread(0, 79, 80, 0.033) == 64  # taken 1 ms before the next: keeps 16 ms (a 60 Hz refresh) to it
+    assert spread(0, 100, 101, 0.02) == 91  # a 50 fps camera: half its step
+    assert spread(0, 20, 30, 0.033) == 15  # no room for that on each side: halfway
+    assert spread(100, 101, 102, 0.0) == 101  # no typical step yet: as stamped
+
+
+async def test_buffered_frames_taken_at_once_are_spread_for_players(
+    recorder: Recorder, reader: Reader, tmp_path: Path
+) -> None:
+    jpeg = make_jpeg("b", size=(160, 120))
+    stamps = []
+    for i in range(95):  # 30 fps, but every 30th frame is taken 79 ms after the one before, the next 1 ms later
+        stamps.append(round(i * 1000 / 30) + {29: 45, 0: 13}.get(i % 30, 0) * (i > 0))
+        await recorder.record("cam1", i, 10_000 + stamps[-1], H0 + stamps[-1] / 1000 + 0.02, jpeg)
+    out = tmp_path / "burst.mp4"
+    result = export(reader, "cam1", H0, H0 + 5, FORMATS["mp4"], out)
+    pts = packet_times(out)
+    assert len(pts) == result.frames == 95
+    steps = [b - a for a, b in pairwise(pts)]
+    assert min(steps) >= 0.0155 and max(steps) <= 0.066
+    assert probe(out).duration_s == pytest.approx(95 / 30, abs=0.04)

@@ -14,7 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from .. import __version__
-from ..recording.reader import GAP_S, Reader
+from ..recording.reader import GAP_S, Frame, Reader
 from ..recording.timing import iso, recorded_step
 from . import formats
 from .encode import open_output
@@ -24,6 +24,8 @@ from .plan import NothingRecorded, estimate
 DRIFT_S = 2.0  # the capture clock may run this far from the hub's arrival times before the hub's win
 RATE_SAMPLE = 300  # frames whose spacing gives the typical rate
 LONE_FRAME_MS = 1000  # how long a range's only frame is shown
+MIN_SHOW_S = 1 / 60  # the least a frame is shown for: one refresh of a 60 Hz display (see spread)
+MIN_SHARE = 0.5  # ... or half the typical step, if that is less
 PROGRESS_EVERY_S = 0.5
 
 
@@ -85,10 +87,20 @@ def export(
     }
     output = open_output(part, fmt, metadata, first.jpeg, rate)
     written = skipped = 0
-    at = 0.0  # seconds since the first frame, on the capture clock
-    recent: deque[float] = deque(maxlen=31)  # the last steps, for the last frame's duration
-    pending = (first, 0)
+    ideal = 0.0  # seconds since the first frame, on the capture clock (clamped to the hub's)
+    recent: deque[float] = deque(maxlen=31)  # the last steps: the typical one now
+    shown_ms = -1  # where the last written frame starts in the file
+    pending = (first, 0)  # the frame to write next, at its ideal millisecond
     last_report = time.monotonic()
+
+    def write(frame: Frame, at_ms: int, duration_ms: int) -> None:
+        nonlocal written, skipped, shown_ms
+        if output.write(frame.jpeg, at_ms, max(1, duration_ms)):
+            written += 1
+        else:
+            skipped += 1
+        shown_ms = at_ms
+
     try:
         for frame in frames:
             prev, prev_ms = pending
@@ -96,22 +108,18 @@ def export(
             if 0 < step <= GAP_S:
                 recent.append(step)
             hub_at = frame.time - first.time
-            at = max(at + 0.001, min(max(at + step, hub_at - DRIFT_S), hub_at + DRIFT_S))
-            at_ms = max(prev_ms + 1, round(at * 1000))
-            if output.write(prev.jpeg, prev_ms, at_ms - prev_ms):
-                written += 1
-            else:
-                skipped += 1
-            pending = (frame, at_ms)
+            ideal = max(ideal + 0.001, min(max(ideal + step, hub_at - DRIFT_S), hub_at + DRIFT_S))
+            next_ms = max(prev_ms + 1, round(ideal * 1000))
+            at_ms = spread(shown_ms, prev_ms, next_ms, statistics.median(recent) if recent else 0.0)
+            write(prev, at_ms, next_ms - at_ms)
+            pending = (frame, max(next_ms, at_ms + 1))
             if progress is not None and time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
-                progress(Progress(written, planned.frames, prev_ms / 1000, _size(part)))
+                progress(Progress(written, planned.frames, at_ms / 1000, _size(part)))
         last, last_ms = pending
+        last_ms = max(last_ms, shown_ms + 1)
         tail_ms = round(statistics.median(recent) * 1000) if recent else LONE_FRAME_MS
-        if output.write(last.jpeg, last_ms, tail_ms):
-            written += 1
-        else:
-            skipped += 1
+        write(last, last_ms, tail_ms)
         if not written:
             raise ValueError("none of the recorded frames could be decoded")
         output.close()
@@ -134,6 +142,22 @@ def export(
         last.time,
         time.monotonic() - began,
     )
+
+
+def spread(before_ms: int, at_ms: int, after_ms: int, typical_s: float) -> int:
+    """Where a frame goes between the frame before it (already placed) and the one after (its ideal time).
+
+    After a slow phase (a heartbeat, a WiFi hiccup) a camera hands over the frames it buffered at once: their
+    stamps come a few milliseconds apart after a long step, and a player shows neither on time. Each frame keeps
+    at least a display refresh (or half the typical step, if less) to its neighbours, and a frame squeezed between
+    two goes halfway; frames further apart stay where they are stamped.
+    """
+    if before_ms < 0:
+        return at_ms
+    room = round(min(MIN_SHOW_S, typical_s * MIN_SHARE) * 1000)
+    lo, hi = before_ms + room, after_ms - room
+    placed = min(max(at_ms, lo), hi) if lo <= hi else (before_ms + after_ms) // 2
+    return max(before_ms + 1, placed)
 
 
 def _size(path: Path) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,7 +67,7 @@ class _FileSegments:
     frames: int = 0
     last_offset: int = -1
     last_time: float = 0.0
-    segments: list[list[float]] | None = None  # [start, end, frames]
+    segments: list[list[float]] = field(default_factory=list)  # [start, end, frames]
 
 
 class Reader:
@@ -121,22 +121,28 @@ class Reader:
         return Extent(frames, size, first, last)
 
     def timeline(self, device: str, start: float, end: float) -> list[Segment]:
-        """The segments of continuous recording that overlap [start, end], cut to it, in time order."""
+        """The segments of continuous recording that overlap [start, end], cut to it, in time order.
+
+        The lock is taken per file, so a first look at a long day never holds playback's reads for long.
+        """
         with self.lock:
             files = self.db.execute(
                 "SELECT id, path, frames FROM files WHERE device = ? AND frames > 0 AND last_time >= ?"
                 " AND first_time <= ? ORDER BY first_time, id",
                 (device, start - GAP_S, end + GAP_S),
             ).fetchall()
-            merged: list[list[float]] = []
-            for file_id, path, frames in files:
-                for seg_start, seg_end, count in self._file_segments(file_id, path, frames):
-                    if merged and seg_start - merged[-1][1] <= GAP_S:
-                        merged[-1][1] = max(merged[-1][1], seg_end)
-                        merged[-1][2] += count
-                    else:
-                        merged.append([seg_start, seg_end, count])
-            out = []
+        merged: list[list[float]] = []
+        for file_id, path, frames in files:
+            with self.lock:
+                segments = self._file_segments(file_id, path, frames)
+            for seg_start, seg_end, count in segments:
+                if merged and seg_start - merged[-1][1] <= GAP_S:
+                    merged[-1][1] = max(merged[-1][1], seg_end)
+                    merged[-1][2] += count
+                else:
+                    merged.append([seg_start, seg_end, count])
+        out = []
+        with self.lock:
             for seg_start, seg_end, count in merged:
                 if seg_end < start or seg_start > end:
                     continue
@@ -153,14 +159,18 @@ class Reader:
                     del self._segments[file_id]
         return out
 
-    def _file_segments(self, file_id: int, path: str, frames: int) -> list[list[float]]:
-        """Segments of one file, from the frames appended since the last call (call with the lock held)."""
+    def _file_segments(self, file_id: int, path: str, frames: int) -> list[tuple[float, float, float]]:
+        """A copy of one file's segments, brought up to its ``frames`` first (call with the lock held)."""
         cached = self._segments.get(file_id)
         if cached is None or cached.path != path or cached.frames > frames:  # new, or an id reused
             cached = self._segments[file_id] = _FileSegments(path)
-        if cached.segments is not None and cached.frames == frames:
-            return cached.segments
-        segments = cached.segments if cached.segments is not None else []
+        if cached.frames != frames:
+            self._extend(file_id, cached)
+        return [(a, b, n) for a, b, n in cached.segments]
+
+    def _extend(self, file_id: int, cached: _FileSegments) -> None:
+        """Add the frames appended to a file since ``cached`` last saw it."""
+        segments = cached.segments
         # Where a gap starts a new segment: row n of the new frames, its time, and the time of the frame before.
         starts = self.db.execute(
             "SELECT n, time, prev FROM (SELECT row_number() OVER w AS n, time, lag(time) OVER w AS prev"
@@ -172,8 +182,7 @@ class Reader:
             "SELECT count(*), max(offset) FROM frames WHERE file = ? AND offset > ?", (file_id, cached.last_offset)
         ).fetchone()
         if not count:
-            cached.segments = segments
-            return segments
+            return
         (last_time,) = self.db.execute(
             "SELECT time FROM frames WHERE file = ? AND offset = ?", (file_id, last_offset)
         ).fetchone()
@@ -193,8 +202,6 @@ class Reader:
         cached.frames += count
         cached.last_offset = last_offset
         cached.last_time = last_time
-        cached.segments = segments
-        return segments
 
     def frames(self, device: str, start: float, end: float) -> Iterator[Frame]:
         """Every frame in [start, end] in time order, read a chunk at a time (for code off the event loop)."""
