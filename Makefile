@@ -1,11 +1,11 @@
 # CamStream: `make demo` shows live video from two virtual cameras; `make test` runs the test suite;
-# `make check` runs the format, lint and type gates.
+# `make check` runs the format, lint and type gates; `make soak` runs the long endurance proofs (about 25 min).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench setup setup-test clean
+.PHONY: demo test check bench soak setup setup-test cvlc-user clean
 
 # hostsim's fake CircuitPython modules import each other by their board names (busio, microcontroller, ...):
 # they are type-checked as top-level modules, with the fakes folder on the path.
@@ -34,15 +34,17 @@ testkit/mpwasm/node_modules/.installed: testkit/mpwasm/package.json
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-# Debian's ffmpeg (ffprobe) and VLC (cvlc) check exported recordings the way players read them.
-/usr/bin/ffprobe:
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ffmpeg
+# The real video clients the streams and exports are tested with: ffmpeg/ffprobe, VLC (run as the non-root user
+# cvlc: VLC refuses root), GStreamer's souphttpsrc + multipartdemux, and promtool from Debian's prometheus.
+CLIENTS := /usr/bin/ffmpeg /usr/bin/cvlc /usr/bin/gst-launch-1.0 /usr/bin/promtool
+$(CLIENTS):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg \
+		vlc-bin vlc-plugin-base gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good prometheus
 
-/usr/bin/cvlc:
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends vlc-bin vlc-plugin-base
+cvlc-user:
+	id -u cvlc >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cvlc
 
-setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium /usr/bin/ffprobe \
-	/usr/bin/cvlc
+setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium $(CLIENTS) cvlc-user
 
 test: setup-test
 	$(BIN)/pytest -q
@@ -60,8 +62,12 @@ check: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m camhub.demo
 
-bench: $(STAMP) testkit/mpwasm/node_modules/.installed
+bench: $(STAMP) testkit/mpwasm/node_modules/.installed /usr/bin/ffmpeg
 	$(BIN)/python -m bench
+
+# The long forms of the endurance tests and one table of their figures (bench/soak.py).
+soak: setup-test
+	CAMSTREAM_CIRCUITPYTHON="$${CAMSTREAM_CIRCUITPYTHON:-$$(.ci/circuitpython-core)}" $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .cpstubs testkit/mpwasm/node_modules camhub-data test-output

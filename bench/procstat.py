@@ -14,13 +14,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
 
 
-def peak_rss_bytes(pid: int) -> int:
-    """VmHWM: the most resident memory `pid` has had at any moment."""
+def _status_bytes(pid: int, field: bytes) -> int:
     with open(f"/proc/{pid}/status", "rb") as f:
         for line in f:
-            if line.startswith(b"VmHWM:"):
+            if line.startswith(field + b":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmHWM")
+    raise RuntimeError(f"/proc/{pid}/status has no {field.decode()}")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """VmHWM: the most resident memory `pid` has had at any moment."""
+    return _status_bytes(pid, b"VmHWM")
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS: the resident memory of `pid` now."""
+    return _status_bytes(pid, b"VmRSS")
 
 
 def machine_ticks() -> tuple[int, int]:

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, exports, metrics, mjpeg, pages, recordings
+from . import api, exports, integrations, memory, metrics, mjpeg, pages, recordings
 from .access import Access, access_middleware
 from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
 from .export.jobs import Exports
 from .fanout import Fanout
+from .head import discard_head_body, head_without_body
 from .keys import (
     ACCESS,
     API_KEYS,
@@ -39,12 +40,15 @@ from .viewcache import ViewCache
 
 # Multipart framing and headers on top of the largest accepted JPEG.
 BODY_HEADROOM = 256 * 1024
+SWEEP_S = 2.0  # how often silent cameras are looked for and freed memory is handed back
 
 
 def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     """The hub as configured; `clock` (unix seconds) is what every part of it reads the time from."""
+    memory.configure()
     access = Access(config, FailedAuth(config.auth_failures_per_minute, time.monotonic))
-    middlewares: list[Middleware] = [json_errors, access_middleware(access)]
+    # head_without_body innermost: it wraps every route's own handler.
+    middlewares: list[Middleware] = [json_errors, access_middleware(access), head_without_body]
     app = web.Application(client_max_size=config.max_frame_bytes + BODY_HEADROOM, middlewares=middlewares)
     keys, source = load_api_keys(config.api_keys, config.data_dir)
     app[CONFIG] = config
@@ -53,7 +57,12 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app[API_KEYS] = ApiKeys(keys)
     app[KEY_SOURCE] = source
     app[REGISTRY] = Registry(config.data_dir / "registry.sqlite3", config.heartbeat_interval_s, clock)
-    app[FANOUT] = Fanout()
+    app[FANOUT] = Fanout(
+        max_viewers=config.max_viewers,
+        max_viewers_per_camera=config.max_viewers_per_camera,
+        idle_s=config.frame_idle_s,
+        budget_bytes=int(config.live_memory_mb * 2**20),
+    )
     app[RECORDER] = Recorder(
         config.data_dir / "recordings",
         record=config.record,
@@ -66,12 +75,15 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app[STARTED] = clock()
     app[VIEWS] = ViewCache(config.views_max_age_s)
     app.on_response_prepare.append(_server_header)
+    app.on_response_prepare.append(discard_head_body)
     app.on_shutdown.append(_end_streams)
+    app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
     app.cleanup_ctx.append(_exports_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
+    integrations.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
@@ -86,6 +98,25 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 async def _end_streams(app: web.Application) -> None:
     app[FANOUT].close()
+
+
+async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Silent cameras' frames are let go, and the memory they held is handed back to the system."""
+    fanout, clock = app[FANOUT], app[CLOCK]
+
+    async def sweep() -> None:
+        left = fanout.viewers_left
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            if fanout.release_idle(clock()) or fanout.viewers_left != left:
+                left = fanout.viewers_left
+                await asyncio.to_thread(memory.trim)
+
+    task = asyncio.create_task(sweep(), name="fanout-sweep")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ class Config:
     tls_key: str = ""
     max_frame_bytes: int = 4 * 1024 * 1024
     viewer_timeout_s: float = 10.0
+    stream_end_s: float = 5.0
     heartbeat_interval_s: float = 10.0
     flush_interval_s: float = 5.0
     record: frozenset[str] = frozenset()
@@ -41,6 +42,10 @@ class Config:
     body_timeout_s: float = 30.0
     idle_timeout_s: float = 75.0
     views_max_age_s: float = 1.0
+    max_viewers: int = 256
+    max_viewers_per_camera: int = 64
+    frame_idle_s: float = 600.0
+    live_memory_mb: float = 512.0
 
     @property
     def record_all(self) -> bool:
@@ -135,6 +140,13 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "seconds a viewer's write may stall before the viewer is dropped",
     ),
     (
+        "--stream-end-after",
+        "stream_end_s",
+        _number(float),
+        "seconds beyond a camera's frame interval without a frame after which its live streams end "
+        "(at once when it goes offline); viewers reconnect when it is back",
+    ),
+    (
         "--heartbeat-interval",
         "heartbeat_interval_s",
         _number(float),
@@ -164,6 +176,25 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "views_max_age_s",
         _number(float, zero_ok=True),
         "seconds /api/v1/devices and /metrics may be reused for every client (0 = rendered for each request)",
+    ),
+    ("--max-viewers", "max_viewers", _number(int), "live streams the hub serves at once; more get 503"),
+    (
+        "--max-viewers-per-camera",
+        "max_viewers_per_camera",
+        _number(int),
+        "live streams of one camera at once; more get 503",
+    ),
+    (
+        "--frame-idle",
+        "frame_idle_s",
+        _number(float),
+        "seconds a silent camera's last frame is kept for snapshots while nobody watches it",
+    ),
+    (
+        "--live-memory-mb",
+        "live_memory_mb",
+        _number(float),
+        "MiB of latest frames kept for live view in all; past it the least recently updated cameras' go first",
     ),
 )
 

@@ -40,6 +40,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         generic = not exc.text or exc.text.startswith(f"{exc.status}:")
         message = f"{exc.reason}: {request.method} {request.path}" if generic else str(exc.text)
         return error(exc.status, message, **{k: v for k, v in exc.headers.items() if k == "Allow"})
+    except ConnectionError:  # the client left mid-answer: there is nobody to tell, and nothing went wrong here
+        log.debug("client of %s %s went away", request.method, request.path)
+        return web.Response(status=499, reason="Client Closed Request")  # never sent: aiohttp drops it quietly
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error(500, "internal server error (see the hub's log)")

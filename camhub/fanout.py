@@ -1,33 +1,52 @@
-"""Live fan-out: one latest-frame slot per camera; each multipart part is built once and shared by all viewers."""
+"""Live fan-out: one latest-frame slot per camera; each multipart part is built once and shared by all viewers.
+
+Bounded for a hub that runs for months: viewers are capped per camera and in all, a camera's frame is let go
+once it has been silent for `idle_s` with nobody watching, and the frames held in all stay under `budget_bytes`
+(the least recently updated cameras' frames go first), however many device ids post.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-BOUNDARY = "camhubframe"
-CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
-# The stream opens with a boundary and every part ends with the next one, so a browser sees each frame's
-# terminating boundary at once and shows it without waiting for the following frame.
-PREAMBLE = f"--{BOUNDARY}\r\n".encode()
-_TRAILER = f"\r\n--{BOUNDARY}\r\n".encode()
+from . import sendqueue
+from .framing import live_part
+from .resize import Sizes, Variant, shrink
+
+MAX_INTERVAL_S = 60.0  # a camera slower than one frame a minute is treated as one frame a minute
+_INTERVAL_WEIGHT = 0.2  # of the newest spacing in the moving average of a camera's frame interval
 
 
-def build_part(jpeg: bytes, seq: int, received_at: float) -> bytes:
-    head = (
-        f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-        f"X-Frame-Seq: {seq}\r\nX-Timestamp: {received_at:.3f}\r\n\r\n"
-    ).encode()
-    return b"".join((head, jpeg, _TRAILER))
-
-
-@dataclass(eq=False)
 class Viewer:
-    transport: asyncio.Transport | None
+    """One viewer's connection, with what the hub and the kernel still hold for it."""
+
+    def __init__(self, transport: asyncio.Transport | None) -> None:
+        self.transport = transport
+        sock = None if transport is None else transport.get_extra_info("socket")
+        self._fd = -1 if sock is None else int(sock.fileno())
+        self.limited = sock is not None and sendqueue.limit_unsent(sock)
+        if transport is not None:
+            # The hub's own buffer empties before the next part is chosen: the newest frame at that moment. (1, not
+            # 0: asyncio's TLS transport pauses at size >= high, so with 0 it would stay paused with nothing queued.)
+            transport.set_write_buffer_limits(high=1)
+
+    def _open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
 
     def buffered(self) -> int:
+        """Bytes in the hub's write buffer for this viewer."""
         transport = self.transport
-        return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
+        return transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+
+    def kernel_queued(self) -> int:
+        """Bytes in the kernel's send queue for this viewer (sent but unacknowledged, or unsent)."""
+        return sendqueue.queued(self._fd) if self._open() else 0
+
+    def unsent(self) -> int:
+        return sendqueue.unsent(self._fd) if self._open() else 0
 
 
 @dataclass(eq=False)
@@ -38,18 +57,36 @@ class Slot:
     jpeg: bytes = b""
     part: bytes = b""
     received_at: float = 0.0
+    interval: float = 0.0  # moving average of the spacing between frames, seconds
     viewers: set[Viewer] = field(default_factory=set)
     parts_sent: int = 0
     parts_skipped: int = 0
     viewers_dropped: int = 0
+    streams_ended: int = 0
     closed: bool = False
+    sizes: Sizes = field(default_factory=Sizes)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def held(self) -> int:
+        """Bytes this slot keeps alive: the frame and its part (reduced copies are short-lived)."""
+        return len(self.jpeg) + len(self.part)
+
+    def release(self) -> None:
+        """Let go of the frame (viewers of a silent camera have had their streams ended by then)."""
+        self.jpeg, self.part = b"", b""
+        self.sizes.clear()
 
     def publish(self, jpeg: bytes, received_at: float) -> None:
         """O(1) for the camera whatever the viewers do: it only swaps the slot and wakes the waiters."""
+        if self.seq:
+            spacing = min(max(received_at - self.received_at, 0.0), MAX_INTERVAL_S)
+            self.interval = (
+                spacing if not self.interval else self.interval + _INTERVAL_WEIGHT * (spacing - self.interval)
+            )
         self.seq += 1
         self.jpeg, self.received_at = jpeg, received_at
-        self.part = build_part(jpeg, self.seq, received_at)
+        self.part = live_part(jpeg, self.seq, received_at)
+        self.sizes.clear()
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -58,24 +95,59 @@ class Slot:
         self.closed = True
         self._changed.set()
 
-    async def next_after(self, seen: int) -> tuple[int, bytes] | None:
-        """Waits for a frame newer than `seen` and returns the latest one (never a backlog); None once closed."""
-        while self.seq == seen and not self.closed:
-            await self._changed.wait()
-        if self.closed:
-            return None
+    async def changed(self, timeout: float) -> None:
+        """Returns when a frame arrives, the slot closes, or `timeout` seconds pass."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(timeout, 0.0))
+
+    async def variant(self, width: int | None) -> Variant:
+        """The newest frame and its part, reduced to `width` when that is narrower than the frame."""
+        if width is None:
+            return self.jpeg, self.part
+        seq, jpeg, received_at = self.seq, self.jpeg, self.received_at
+
+        def make() -> Variant:
+            small = shrink(jpeg, width)
+            return small, (self.part if small is jpeg else live_part(small, seq, received_at))
+
+        return await self.sizes.get(seq, width, make)
+
+    def count_sent(self, seen: int) -> None:
+        """Books one part sent to a viewer whose previous part was frame `seen`."""
         if seen:
-            self.parts_skipped += self.seq - seen - 1
+            self.parts_skipped += max(self.seq - seen - 1, 0)
         self.parts_sent += 1
-        return self.seq, self.part
 
     def buffered(self) -> int:
-        return sum(viewer.buffered() for viewer in self.viewers)
+        """Bytes queued for the viewers: in the hub's write buffers and in the kernel's send queues."""
+        return sum(viewer.buffered() + viewer.kernel_queued() for viewer in self.viewers)
+
+    def kernel_queued(self) -> int:
+        return sum(viewer.kernel_queued() for viewer in self.viewers)
+
+
+class ViewerLimit(Exception):
+    """A viewer refused because a cap is reached; the message names the setting."""
 
 
 class Fanout:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        max_viewers: int = 256,
+        max_viewers_per_camera: int = 64,
+        idle_s: float = 600.0,
+        budget_bytes: int = 512 * 2**20,
+    ) -> None:
+        self.max_viewers, self.max_viewers_per_camera = max_viewers, max_viewers_per_camera
+        self.idle_s, self.budget_bytes = idle_s, budget_bytes
         self._slots: dict[str, Slot] = {}
+        self._recent: OrderedDict[str, Slot] = OrderedDict()  # slots holding a frame, least recently updated first
+        self.held_bytes = 0
+        self.viewers = 0
+        self.viewers_refused = 0
+        self.viewers_left = 0
+        self.frames_released = 0
 
     def slot(self, device_id: str) -> Slot:
         slot = self._slots.get(device_id)
@@ -87,7 +159,50 @@ class Fanout:
         return self._slots.get(device_id)
 
     def publish(self, device_id: str, jpeg: bytes, received_at: float) -> None:
-        self.slot(device_id).publish(jpeg, received_at)
+        slot = self.slot(device_id)
+        self.held_bytes -= slot.held()
+        slot.publish(jpeg, received_at)
+        self.held_bytes += slot.held()
+        self._recent[device_id] = slot
+        self._recent.move_to_end(device_id)
+        while self.held_bytes > self.budget_bytes and len(self._recent) > 1:
+            self._release(next(iter(self._recent)))
+
+    def release_idle(self, now: float) -> int:
+        """Let go of the frames of cameras silent for `idle_s` that nobody watches; returns how many."""
+        idle = [
+            device_id
+            for device_id, slot in self._recent.items()
+            if now - slot.received_at >= self.idle_s and not slot.viewers
+        ]
+        for device_id in idle:
+            self._release(device_id)
+        return len(idle)
+
+    def _release(self, device_id: str) -> None:
+        slot = self._recent.pop(device_id)
+        self.held_bytes -= slot.held()
+        slot.release()
+        self.frames_released += 1
+
+    def admit(self, slot: Slot, viewer: Viewer) -> None:
+        """Counts a viewer in, or raises ViewerLimit."""
+        if len(slot.viewers) >= self.max_viewers_per_camera:
+            self.viewers_refused += 1
+            raise ViewerLimit(
+                f"this camera has {len(slot.viewers)} viewers, the most allowed (--max-viewers-per-camera)"
+            )
+        if self.viewers >= self.max_viewers:
+            self.viewers_refused += 1
+            raise ViewerLimit(f"the hub has {self.viewers} viewers, the most allowed (--max-viewers)")
+        slot.viewers.add(viewer)
+        self.viewers += 1
+
+    def leave(self, slot: Slot, viewer: Viewer) -> None:
+        if viewer in slot.viewers:
+            slot.viewers.discard(viewer)
+            self.viewers -= 1
+            self.viewers_left += 1
 
     def close(self) -> None:
         for slot in self._slots.values():

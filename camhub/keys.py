@@ -12,6 +12,7 @@ from .auth import ApiKeys
 from .config import Config
 from .export.jobs import Exports
 from .fanout import Fanout
+from .gate import Gate
 from .recording import Recorder
 from .registry import Registry
 from .viewcache import ViewCache
@@ -28,3 +29,4 @@ EXPORTS = web.AppKey("exports", Exports)  # export jobs and their files
 REJECTS = web.AppKey("rejects", Counter)  # rejected device requests by HTTP status
 STARTED = web.AppKey("started", float)
 VIEWS = web.AppKey("views", ViewCache)
+GATE = web.AppKey("gate", Gate)  # set by server.Server: connection counts for /metrics

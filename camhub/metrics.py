@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from . import __version__
-from .keys import CLOCK, FANOUT, REGISTRY, REJECTS, STARTED, VIEWS
+from .keys import ACCESS, CLOCK, FANOUT, GATE, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
 
 
 def _escape(value: str) -> str:
@@ -71,10 +71,10 @@ def render(app: web.Application, now: float) -> str:
             per_device(lambda d: round(d.fps(now), 3)),
         ),
         _family(
-            "camhub_device_latency_ms",
+            "camhub_device_latency_seconds",
             "gauge",
             "Upload delay beyond the fastest frame seen (device clock).",
-            per_device(lambda d: d.latency_ms),
+            per_device(lambda d: None if d.latency_ms is None else round(d.latency_ms / 1000.0, 6)),
         ),
         _family(
             "camhub_device_wifi_rssi_dbm",
@@ -110,7 +110,7 @@ def render(app: web.Application, now: float) -> str:
         _family(
             "camhub_viewer_parts_skipped_total",
             "counter",
-            "Frames viewers skipped because they were behind.",
+            "Frames viewers skipped: they were behind, or asked for a lower ?fps.",
             per_slot(lambda s: s.parts_skipped),
         ),
         _family(
@@ -120,10 +120,23 @@ def render(app: web.Application, now: float) -> str:
             per_slot(lambda s: s.viewers_dropped),
         ),
         _family(
+            "camhub_viewer_streams_ended_total",
+            "counter",
+            "Live streams ended because the camera stopped sending or went offline.",
+            per_slot(lambda s: s.streams_ended),
+        ),
+        _family(
             "camhub_viewer_buffered_bytes",
             "gauge",
-            "Bytes waiting in viewers' socket write buffers.",
+            "Bytes queued for viewers and not yet acknowledged by them: the hub's write buffers plus the kernel's "
+            "send queues.",
             per_slot(lambda s: s.buffered()),
+        ),
+        _family(
+            "camhub_viewer_kernel_queued_bytes",
+            "gauge",
+            "The kernel's part of camhub_viewer_buffered_bytes (SIOCOUTQ of the viewers' sockets).",
+            per_slot(lambda s: s.kernel_queued()),
         ),
         _family(
             "camhub_rejected_requests_total",
@@ -131,8 +144,71 @@ def render(app: web.Application, now: float) -> str:
             "Device API requests refused, by HTTP status.",
             [({"status": str(status)}, count) for status, count in sorted(app[REJECTS].items())],
         ),
+        *_limits(app),
     ]
     return "\n".join(line for family in families for line in family) + "\n"
+
+
+def _limits(app: web.Application) -> list[list[str]]:
+    """How close the hub runs to its caps, and what they turned away."""
+    fanout, access = app[FANOUT], app[ACCESS]
+    families = [
+        _family("camhub_viewers_total_open", "gauge", "Live streams open, all cameras.", [({}, fanout.viewers)]),
+        _family(
+            "camhub_viewers_refused_total",
+            "counter",
+            "Live streams refused at a viewer cap.",
+            [({}, fanout.viewers_refused)],
+        ),
+        _family(
+            "camhub_live_frame_bytes", "gauge", "Bytes of latest frames held for live view.", [({}, fanout.held_bytes)]
+        ),
+        _family(
+            "camhub_live_frames_released_total",
+            "counter",
+            "Latest frames let go: silent cameras, or past --live-memory-mb.",
+            [({}, fanout.frames_released)],
+        ),
+        _family(
+            "camhub_auth_refused_total",
+            "counter",
+            "Requests refused with 429 after too many wrong keys or passwords from their address.",
+            [({}, access.failures.refused)],
+        ),
+        _family(
+            "camhub_storage_failing",
+            "gauge",
+            "1 while saving fails (the reason is in /healthz): registry or recording.",
+            [
+                ({"store": "registry"}, int(app[REGISTRY].save_error is not None)),
+                ({"store": "recording"}, int(app[RECORDER].problem is not None)),
+            ],
+        ),
+    ]
+    gate = app.get(GATE)
+    if gate is not None:
+        families += [
+            _family("camhub_connections_open", "gauge", "Client connections open.", [({}, gate.open)]),
+            _family(
+                "camhub_connections_refused_total",
+                "counter",
+                "Connections answered 503 at --max-connections.",
+                [({}, gate.refused)],
+            ),
+            _family(
+                "camhub_connections_slow_head_total",
+                "counter",
+                "Connections closed because a request head did not arrive within --header-timeout.",
+                [({}, gate.slow_heads)],
+            ),
+            _family(
+                "camhub_malformed_requests_total",
+                "counter",
+                "Requests too malformed for any handler (answered 400).",
+                [({}, gate.malformed.count)],
+            ),
+        ]
+    return families
 
 
 async def metrics(request: web.Request) -> web.Response:

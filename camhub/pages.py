@@ -24,7 +24,13 @@ async def live_view(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "device.html", headers=_NO_CACHE)
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico on every page whatever the page links."""
+    return web.FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/devices/{device_id}", live_view)
     app.router.add_static("/static", STATIC)

@@ -13,7 +13,7 @@ from aiohttp import web
 from . import validate
 from .errors import error
 from .export import MAX_RANGE_S
-from .fanout import BOUNDARY, CONTENT_TYPE
+from .framing import CLOSE, CONTENT_TYPE, recorded_part_header
 from .keys import RECORDER
 from .recording import Frame
 from .recording.layout import device_dirname
@@ -63,20 +63,6 @@ def parse_speed(raw: str | None) -> float:
     if not (speed == 0.0 or MIN_SPEED <= speed <= MAX_SPEED):
         raise ValueError(f"speed={raw!r} must be 0 (as fast as possible) or between {MIN_SPEED:g} and {MAX_SPEED:g}")
     return speed
-
-
-def part_header(frame: Frame, first: bool) -> bytes:
-    """Boundary and headers of one part. Unlike the endless live stream, each part starts with its boundary,
-    so the last part can be followed by the close delimiter and a download is a complete multipart file."""
-    lines = [
-        f"--{BOUNDARY}",
-        "Content-Type: image/jpeg",
-        f"Content-Length: {len(frame.jpeg)}",
-        f"X-Timestamp: {frame.time:.6f}",
-    ]
-    if frame.seq is not None:
-        lines.append(f"X-Frame-Seq: {frame.seq}")
-    return ("" if first else "\r\n").encode() + ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def device_param(request: web.Request) -> str:
@@ -226,7 +212,7 @@ async def _send(response: web.StreamResponse, frames: AsyncIterator[Frame], spee
                 anchor = now - elapsed / speed
             elif due > now:
                 await asyncio.sleep(due - now)
-        await response.write(part_header(frame, previous is None))
+        await response.write(recorded_part_header(len(frame.jpeg), frame.seq, frame.time, previous is None))
         await response.write(frame.jpeg)
         previous = frame
-    await response.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    await response.write(CLOSE)

@@ -12,9 +12,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .gate import Gate, GuardedConnection
-from .keys import CONFIG
-from .protocol import Protocol, QuietLog
+from .gate import ACCEPT_BATCH, Gate, GuardedConnection
+from .keys import CONFIG, GATE
+from .protocol import Protocol
 
 # Grace for requests in flight at shutdown (streams end at once: the fan-out closes first).
 SHUTDOWN_S = 5.0
@@ -44,8 +44,7 @@ class Server:
         # handler_cancellation ends a viewer's endless stream as soon as its connection goes away.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_S)
         self._idle_timeout_s = config.idle_timeout_s
-        self.gate = Gate(config.max_connections, config.header_timeout_s)
-        self.malformed = QuietLog()
+        self.gate = app[GATE] = Gate(config.max_connections, config.header_timeout_s)
         self._tls = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
         self._host, self._port = host, port
         self._listener: asyncio.Server | None = None
@@ -70,7 +69,7 @@ class Server:
                 ssl=self._tls,
                 ssl_handshake_timeout=self.gate.header_timeout_s if self._tls else None,
                 reuse_address=True,
-                backlog=1024,
+                backlog=ACCEPT_BATCH,
             )
         except BaseException:
             await self._runner.cleanup()
@@ -82,7 +81,7 @@ class Server:
         return Protocol(
             manager,
             loop=loop,
-            quiet=self.malformed,
+            quiet=self.gate.malformed,
             keepalive_timeout=self._idle_timeout_s,
             lingering_time=LINGER_S,
             access_log=None,

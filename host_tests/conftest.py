@@ -169,6 +169,15 @@ def _circuitpython(script: str, files: dict[str, Any], heap_bytes: int = 2 * 102
     return run_circuitpython(script, files, heap_bytes=heap_bytes)
 
 
+@pytest.fixture
+def circuitpython_core() -> None:
+    """Skips, naming CAMSTREAM_CIRCUITPYTHON, unless CircuitPython's own core is configured."""
+    try:
+        circuitpython()
+    except MicroPythonUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture(params=["micropython", "circuitpython"])
 def core(request: pytest.FixtureRequest) -> Callable[..., str]:
     """run(script, files, heap_bytes=...) -> stdout under one of the two cores (CircuitPython's skips, naming

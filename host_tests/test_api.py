@@ -3,10 +3,13 @@
 import asyncio
 import http.client
 import json
+import logging
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from camhub.errors import json_errors
 from testkit.hubs import (
     HEARTBEAT,
     JPEG,
@@ -334,6 +337,17 @@ async def test_errors_are_json(hub, client):
         assert response.status == 405 and "Method Not Allowed" in (await response.json())["error"]
     for path in ("/devices/ghost", "/devices/ghost/stream.mjpg", "/devices/ghost/snapshot.jpg"):
         assert (await get_json(client, url, path))[0] == 404
+
+
+async def test_a_client_that_left_mid_answer_is_not_logged_as_an_error(caplog):
+    """Found by the fuzzer: playback to a connection already gone logged a traceback for every such client."""
+
+    async def handler(request):
+        raise ConnectionResetError("Cannot write to closing transport")
+
+    response = await json_errors(make_mocked_request("GET", "/devices/cam1/playback.mjpg"), handler)
+    assert response.status == 499
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def test_healthz(hub, client):

@@ -11,6 +11,7 @@ import aiohttp
 from testkit.boards import Board, stats_blocks
 from testkit.hubs import KEY as API_KEY
 from testkit.jpegs import make_frames
+from testkit.kill9 import kill_rounds
 
 FILES = 7
 
@@ -105,3 +106,10 @@ async def test_hd_rate_against_the_hub(hub_process):
         "firmware stats blocks: "
         + "; ".join(f"{b['FPS']} {b['Average frame']} {b['Throughput']} {b['Rating']}" for b in blocks)
     )
+
+
+async def test_kill_9_while_ten_cameras_record_loses_no_acknowledged_frame(tmp_path):
+    """Three rounds here; `make soak` runs twenty."""
+    report = await kill_rounds(tmp_path / "data", cameras=10, rounds=3)
+    assert report.kills == 3
+    assert report.acked > 300 and report.missing == 0, report

@@ -3,13 +3,15 @@
 import asyncio
 import socket
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from camhub.fanout import BOUNDARY, Slot
+from camhub.fanout import Fanout, Slot
+from camhub.framing import BOUNDARY, CLOSE
 from camhub.keys import FANOUT
-from testkit.hubs import hub_config, post_frame, running_hub
+from testkit.hubs import KEY, HubProcess, hub_config, post_frame, running_hub
 from testkit.jpegs import make_jpeg
 
 FRAMES = [make_jpeg(f"frame {n}", size=(320, 240), noise=30 + n) for n in range(8)]
@@ -170,38 +172,124 @@ async def test_shutdown_ends_open_streams(client, tmp_path):
         await read_part(viewer.content)
         started = time.monotonic()
     assert time.monotonic() - started < 2.0
-    assert await viewer.content.read() == b""  # the stream ended
+    rest = await viewer.content.read()  # the last frame again, marked, then the close delimiter
+    assert b"X-End-Of-Stream: hub shutting down" in rest and rest.endswith(CLOSE)
     viewer.close()
 
 
-async def test_slot_hands_out_only_the_newest_frame():
+async def test_slot_keeps_only_the_newest_frame_and_counts_what_viewers_skip():
     slot = Slot()
-    waiter = asyncio.create_task(slot.next_after(0))
+    waiter = asyncio.create_task(slot.changed(5.0))
     await asyncio.sleep(0)
     assert not waiter.done()
     slot.publish(b"one", 1.0)
-    assert (await waiter)[0] == 1
-    for data in (b"two", b"three", b"four"):
-        slot.publish(data, 2.0)
-    seq, part = await slot.next_after(1)
-    assert seq == 4 and b"four" in part and b"three" not in part
+    await waiter
+    slot.count_sent(0)
+    for n, data in enumerate((b"two", b"three", b"four")):
+        slot.publish(data, 1.5 + n * 0.5)
+    jpeg, part = await slot.variant(None)
+    assert slot.seq == 4 and jpeg == b"four" and b"four" in part and b"three" not in part
+    slot.count_sent(1)
     assert (slot.parts_sent, slot.parts_skipped) == (2, 2)
-    late = asyncio.create_task(slot.next_after(4))
+    assert slot.interval == pytest.approx(0.5)
+    late = asyncio.create_task(slot.changed(5.0))
     await asyncio.sleep(0)
     slot.close()
-    assert await late is None
+    await asyncio.wait_for(late, 1.0)
 
 
-@pytest.mark.parametrize("seq", [1, 123456])
-def test_part_layout(seq):
-    from camhub.fanout import build_part
+async def test_viewer_caps_answer_503_and_free_their_place(hub_factory, client):
+    hub = await hub_factory(max_viewers=3, max_viewers_per_camera=2)
+    url, fanout = hub.url, hub.app[FANOUT]
+    await post_frame(client, url, FRAMES[0], device="cam1")
+    await post_frame(client, url, FRAMES[1], device="cam2")
+    first, second = await open_stream(client, url), await open_stream(client, url)
+    async with client.get(f"{url}/devices/cam1/stream.mjpg") as refused:
+        assert refused.status == 503 and refused.headers["Retry-After"] == "10"
+        assert "--max-viewers-per-camera" in (await refused.json())["error"]
+    third = await open_stream(client, url, device="cam2")
+    async with client.get(f"{url}/devices/cam2/stream.mjpg") as refused:
+        assert refused.status == 503 and "--max-viewers" in (await refused.json())["error"]
+    assert (fanout.viewers, fanout.viewers_refused) == (3, 2)
+    first.close()
+    await wait_for(lambda: fanout.viewers == 2)
+    again = await open_stream(client, url)
+    for response in (second, third, again):
+        response.close()
+    await wait_for(lambda: fanout.viewers == 0)
 
-    part = build_part(b"\xff\xd8JPEG\xff\xd9", seq, 1700000000.5)
-    assert (
-        part
-        == (
-            f"Content-Type: image/jpeg\r\nContent-Length: 8\r\nX-Frame-Seq: {seq}\r\n"
-            f"X-Timestamp: 1700000000.500\r\n\r\n"
-        ).encode()
-        + b"\xff\xd8JPEG\xff\xd9\r\n--camhubframe\r\n"
-    )
+
+def test_a_silent_unwatched_cameras_frame_is_let_go():
+    fanout = Fanout(idle_s=60)
+    fanout.publish("cam1", b"x" * 1000, 100.0)
+    fanout.publish("cam2", b"y" * 1000, 150.0)
+    assert fanout.release_idle(159.0) == 0  # 59 s of silence is not yet idle
+    assert fanout.release_idle(160.0) == 1
+    assert fanout.peek("cam1").jpeg == b"" and fanout.peek("cam2").jpeg
+    assert fanout.peek("cam1").seq == 1  # the slot and its counters stay; only the bytes go
+    watched = fanout.peek("cam2")
+    fanout.admit(watched, object())
+    assert fanout.release_idle(1000.0) == 0  # watched: kept
+    assert fanout.held_bytes == watched.held()
+
+
+def test_the_frames_held_stay_under_the_budget_oldest_first():
+    """Issue 10: each device id kept its latest frame forever (~1000 ids at 4 MiB frames exhaust a machine)."""
+    fanout = Fanout(budget_bytes=10 * 2 * 1100)
+    for n in range(1000):
+        fanout.publish(f"id{n}", bytes(1000), float(n))
+        assert fanout.held_bytes <= fanout.budget_bytes
+    kept = [n for n in range(1000) if fanout.peek(f"id{n}").jpeg]
+    assert kept == list(range(1000 - len(kept), 1000)) and 5 <= len(kept) <= 10
+    assert fanout.frames_released == 1000 - len(kept)
+
+
+async def test_a_let_go_frame_is_a_clear_404(hub_factory, client):
+    hub = await hub_factory(frame_idle_s=60)
+    await post_frame(client, hub.url, FRAMES[0])
+    hub.app[FANOUT].release_idle(time.time() + 61)
+    async with client.get(f"{hub.url}/devices/cam1/snapshot.jpg") as response:
+        assert response.status == 404 and "for a while" in (await response.json())["error"]
+    await post_frame(client, hub.url, FRAMES[1])
+    async with client.get(f"{hub.url}/devices/cam1/snapshot.jpg") as response:
+        assert response.status == 200 and await response.read() == FRAMES[1]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_bursts_of_stalled_viewers_do_not_ratchet_memory(tmp_path, client):
+    """Issue 10: 8 bursts of 200 non-reading viewers took the hub from 301 to 846 MiB, never given back."""
+    hub = HubProcess(tmp_path / "data", "--viewer-timeout", "2", env={"CAMHUB_API_KEYS": KEY})
+    try:
+        big = make_jpeg("huge", size=(1600, 1200), quality=95, noise=80)
+        assert len(big) > 500_000
+        stop = asyncio.Event()
+
+        async def camera():
+            n = 0
+            while not stop.is_set():
+                assert (await post_frame(client, hub.url, big, seq=n))[0] == 200
+                n += 1
+                await asyncio.sleep(0.1)
+
+        feeder = asyncio.create_task(camera())
+        await asyncio.sleep(1.0)
+        baseline = rss_mib(hub.proc.pid)
+        after = []
+        for _ in range(3):
+            stalled = [stalled_viewer(hub.url) for _ in range(200)]
+            await asyncio.sleep(3.0)  # every admitted viewer holds a frame it will never read, then is dropped
+            for sock in stalled:
+                sock.close()
+            await asyncio.sleep(3.0)  # the sweep hands the freed memory back
+            after.append(rss_mib(hub.proc.pid))
+        stop.set()
+        await feeder
+    finally:
+        hub.stop()
+    assert max(after) - baseline < 32, f"RSS {baseline:.0f} MiB before the bursts, {after} after each"

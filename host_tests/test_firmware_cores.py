@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from testkit import firmware_soak
 from testkit.fakes import API_KEY, DEVICE_ID, HOST, PORT, synthetic_jpeg
 from testkit.mpy import (
     FIRMWARE_LIB,
@@ -194,3 +195,12 @@ def test_every_failure_is_counted_and_reported_in_one_line(core: Run) -> None:
         assert any(text in line for line in errors), (name, text, console)
         assert set(counted[name]) == {kind}, (name, counted[name])
         assert "Traceback" not in console
+
+
+def test_free_heap_does_not_trend_down_over_10000_frames_with_failures(circuitpython_core: None) -> None:
+    """Under CircuitPython's core with gc on: resets mid-upload, refused connects, camera timeouts and a 500
+    mixed in (`make soak` runs 100,000 frames)."""
+    trend = firmware_soak.run(10_000)
+    assert {"reset", "refused", "camera", "server"} <= set(trend.errors), trend.errors
+    assert trend.slope * trend.frames > -256, f"{trend.slope:.4f} bytes/frame: {trend.free}"
+    assert trend.lost <= 128, trend.free

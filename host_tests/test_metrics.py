@@ -1,6 +1,12 @@
 """camhub.metrics: Prometheus text with per-device counters and fan-out figures."""
 
+import shutil
+import subprocess
+
+import pytest
+
 from testkit.hubs import HEARTBEAT, REGISTER, post_frame, post_json
+from testkit.jpegs import make_jpeg
 
 
 async def test_metrics_exposition(hub, client):
@@ -26,3 +32,15 @@ async def test_metrics_exposition(hub, client):
     ):
         assert line in text.splitlines(), line
     assert "# TYPE camhub_frames_total counter" in text
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is installed by make test")
+async def test_promtool_accepts_the_metrics(hub, client):
+    await post_frame(client, hub.url, make_jpeg("promtool"), seq=1, **{"X-Capture-Ms": "1000"})
+    viewer = await client.get(f"{hub.url}/devices/cam1/stream.mjpg")
+    async with client.get(f"{hub.url}/metrics") as response:
+        text = await response.text()
+    viewer.close()
+    assert "camhub_device_latency_seconds" in text and "camhub_viewer_kernel_queued_bytes" in text
+    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done.stdout + done.stderr

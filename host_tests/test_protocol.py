@@ -23,6 +23,6 @@ async def test_malformed_requests_get_json_and_one_log_line(hub, caplog):
     lines = [r for r in caplog.records if "malformed request" in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno == logging.WARNING and lines[0].exc_info is None
     assert not [r for r in caplog.records if r.exc_info]
-    assert hub.server.malformed.count == 50
+    assert hub.server.gate.malformed.count == 50
     await asyncio.sleep(0)
     assert (await exchange(hub.url, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")).status == 200

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from camhub.fanout import BOUNDARY
+from camhub.framing import BOUNDARY
 from camhub.keys import RECORDER
 from camhub.recording import Frame
 from camhub.recordings import frame_delay

@@ -97,15 +97,15 @@ def mutate(rng: random.Random, case: bytes) -> bytes:
     for _ in range(rng.randint(1, 3)):
         head, _, body = case.partition(b"\r\n\r\n")
         kind = rng.randrange(12)
-        if kind == 0:  # cut short
+        if kind == 0 and len(case) > 1:  # cut short
             case = case[: rng.randrange(1, len(case))]
-        elif kind == 1:  # flip bytes
+        elif kind == 1 and case:  # flip bytes
             data = bytearray(case)
             for _ in range(rng.randint(1, 8)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
             case = bytes(data)
         elif kind == 2:  # insert a nasty token
-            at = rng.randrange(len(case))
+            at = rng.randrange(len(case) + 1)
             case = case[:at] + rng.choice(_TOKENS) + case[at:]
         elif kind == 3:  # a header twice, with another value
             lines = head.split(b"\r\n")

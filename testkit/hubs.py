@@ -79,7 +79,8 @@ class ThreadedHub:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._loop = asyncio.new_event_loop()
-        self._server = Server(init(config), config.host, config.port)
+        self.app = init(config)
+        self._server = Server(self.app, config.host, config.port)
         self._thread = threading.Thread(target=self._loop.run_forever, name="camhub", daemon=True)
 
     @property
@@ -105,9 +106,18 @@ class ThreadedHub:
 class HubProcess(Process):
     """`python -m camhub` on an ephemeral 127.0.0.1 port; `url` is known once its banner says where it listens."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None, ready_s: float = 20) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        ready_s: float = 20,
+        fd_limit: int | None = None,
+    ) -> None:
+        limit = ["prlimit", f"--nofile={fd_limit}:{fd_limit}", "--"] if fd_limit else []
         super().__init__(
             [
+                *limit,
                 sys.executable,
                 "-u",
                 "-m",

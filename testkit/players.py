@@ -16,7 +16,7 @@ from pathlib import Path
 
 FFPROBE = "/usr/bin/ffprobe"
 CVLC = "/usr/bin/cvlc"
-VLC_USER = "nobody"  # every Debian system has it; the tests need no account of their own
+VLC_USER = "cvlc"  # the system user make test's set-up creates (Makefile, cvlc-user)
 VLC_NICE = -5
 SETPRIV = "/usr/bin/setpriv"  # util-linux, on every Debian system
 LATE = re.compile(r"\blate\b", re.IGNORECASE)  # "picture is too late to be displayed", "... displayed late"

@@ -1,7 +1,8 @@
 "use strict";
 // One MJPEG stream for the big picture; stats come from the JSON API. A broken stream (hub restart, network)
-// is reopened after a pause. While the page shows recorded video (body data-mode="recorded", timeline.js) the
-// live stream stays closed.
+// is reopened after a pause; a stream the hub ended because the camera stopped is reopened when the camera's
+// frames come back. While the page shows recorded video (body data-mode="recorded", timeline.js) the live
+// stream stays closed.
 const id = decodeURIComponent(location.pathname.split("/")[2]);
 const img = document.getElementById("live");
 const streamPath = deviceUrl(id, "/stream.mjpg");
@@ -28,6 +29,8 @@ img.addEventListener("error", () => {
   setTimeout(openStream, 2000);
 });
 openStream();
+let streaming = true; // whether the last refresh saw the camera sending frames
+const LIVE_S = 3;
 
 function row(dl, label, value) {
   const dt = document.createElement("dt");
@@ -64,8 +67,13 @@ async function refresh() {
     row(dl, "rejected", String(d.rejects));
     row(dl, "viewers", String(d.viewers));
     row(dl, "capabilities", d.capabilities.join(", ") || "–");
-    document.getElementById("caption").textContent =
-      d.lastFrameAt ? `frame #${d.lastFrameSeq ?? "?"} received ${fmt.ago(d.lastFrameAt, now)}` : "waiting for the first frame…";
+    const live = d.online && d.lastFrameAt != null && now - d.lastFrameAt < LIVE_S;
+    if (live && !streaming) openStream();
+    streaming = live;
+    let caption = "waiting for the first frame…";
+    if (d.lastFrameAt && !live) caption = `camera stopped sending: last frame ${fmt.ago(d.lastFrameAt, now)}`;
+    else if (d.lastFrameAt) caption = `frame #${d.lastFrameSeq ?? "?"} received ${fmt.ago(d.lastFrameAt, now)}`;
+    document.getElementById("caption").textContent = caption;
   } catch (e) {
     document.getElementById("caption").textContent = `Cannot reach the hub: ${e.message}`;
   }

@@ -43,16 +43,16 @@ SETTINGS = {
 class Board:
     """One firmware stack. `frame_socket()`/`control_socket()` make the sockets the hub's answers come from."""
 
-    def __init__(self, settings=None, radio=None, frame_socket=None, control_answers=None):
+    def __init__(self, settings=None, radio=None, frame_socket=None, control_answers=None, frames=None):
         values = dict(SETTINGS)
         values.update(settings or {})
         self.cfg = load(lambda key, default=None: values.get(key, default), b"\x00\x00\x00\xab\xcd\xef")
         self.clock = FakeClock(1000)
         answers = control_answers or [OK]
         self.pool = FakeSocketPool(lambda: FakeSocket(answers, eagain_every=0))
-        manager = FakeConnectionManager(frame_socket or (lambda: FakeSocket(OK, eagain_every=0)))
+        manager = self.manager = FakeConnectionManager(frame_socket or (lambda: FakeSocket(OK, eagain_every=0)))
         uplink = FrameUplink(manager, self.cfg.server, self.cfg.api_key, self.cfg.device_id, clock=self.clock)
-        fake = FakeCamera([JPEG])
+        fake = self.fake_camera = FakeCamera(frames or [JPEG])
         camera = Camera(lambda **kw: fake, "HD", 6, 2, True, self.clock.sleep, lambda: None)
         camera.open()
 
