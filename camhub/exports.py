@@ -10,8 +10,8 @@ from aiohttp import web
 
 from . import validate
 from .errors import error
-from .export import FORMATS, MAX_RANGE_S, Estimate, NothingRecorded, formats, plan
-from .export.jobs import ExportJob, ExportRefused
+from .export import FORMATS, MAX_RANGE_S, Estimate, Format, NothingRecorded, formats, plan
+from .export.jobs import ExportJob, ExportRefused, file_name
 from .keys import EXPORTS, RECORDER
 from .recording.timing import iso, parse_time
 from .recordings import device_param, parse_range
@@ -125,12 +125,15 @@ async def export_file(request: web.Request) -> web.StreamResponse:
 
 async def export_now(request: web.Request) -> web.StreamResponse:
     """``/devices/{id}/export.mp4?start=&end=``: export and answer with the file when it is done, for scripts
-    (``curl -OJ``); the export is cancelled if the client goes away, and deleted once sent."""
+    (``curl -OJ``); the export is cancelled if the client goes away, and deleted once sent. HEAD answers at once,
+    without exporting: the headers GET will send, but no length (it is known only once the file is made)."""
     exports = request.app[EXPORTS]
     try:
         device = device_param(request)
         start, end = parse_range(request.query, longest=MAX_RANGE_S)
         planned = await _plan(request, device, start, end, request.match_info["ext"])
+        if request.method == "HEAD":
+            return web.Response(headers=_file_headers(planned.format, file_name(device, start, end, planned.format)))
         job = exports.submit(device, start, end, planned)
     except NothingRecorded as exc:
         return error(404, str(exc))
@@ -151,14 +154,15 @@ async def export_now(request: web.Request) -> web.StreamResponse:
 
 
 def _file(job: ExportJob) -> web.FileResponse:
-    return web.FileResponse(
-        job.path,
-        headers={
-            "Content-Type": job.format.mime,
-            "Content-Disposition": f'attachment; filename="{job.path.name}"',
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    return web.FileResponse(job.path, headers=_file_headers(job.format, job.path.name))
+
+
+def _file_headers(fmt: Format, name: str) -> dict[str, str]:
+    return {
+        "Content-Type": fmt.mime,
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, max-age=3600",
+    }
 
 
 def _job(request: web.Request) -> ExportJob | None:

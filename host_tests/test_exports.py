@@ -159,6 +159,11 @@ async def test_one_request_download_for_scripts(
     assert probe(out).frames == 41  # 0 .. 2.0 s at 20 fps
     listed, _ = await call(client, "GET", f"{recorded.url}/api/v1/devices/cam1/exports", 200)
     assert listed["exports"] == []  # deleted once sent
+    async with client.head(f"{recorded.url}/devices/cam1/export.mp4?start={T0}&end={T0 + 2}") as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "video/mp4"
+        assert await response.read() == b""
+    listed, _ = await call(client, "GET", f"{recorded.url}/api/v1/devices/cam1/exports", 200)
+    assert listed["exports"] == []  # HEAD exports nothing
     missing, _ = await call(client, "GET", f"{recorded.url}/devices/cam1/export.avi?start={T0 + 50}&end={T0 + 60}", 404)
     assert "nothing recorded" in missing["error"]
     async with client.get(f"{recorded.url}/devices/cam1/export.gif?start={T0}&end={T0 + 2}") as response:
