@@ -138,7 +138,7 @@ def local_input(t: float) -> str:
 async def test_the_timeline_seeks_to_a_chosen_second(hub, client, browser):
     t0 = await recorded_minute(hub, client)
     page = await browser.new_page()
-    await page.goto(f"{hub.url}/devices/cam1", wait_until="domcontentloaded")  # the idle live stream never loads
+    await page.goto(f"{hub.url}/devices/cam1")
     await page.locator("#segments .segment").first.wait_for(timeout=10_000)
     await page.evaluate(
         """() => { window.shown = []; new MutationObserver(() => window.shown.push(Number(
@@ -177,7 +177,7 @@ async def test_the_timeline_seeks_to_a_chosen_second(hub, client, browser):
 async def test_an_export_made_on_the_page_plays_in_a_video_element(hub, client, browser):
     t0 = await recorded_minute(hub, client, seconds=4)
     page = await browser.new_page()
-    await page.goto(f"{hub.url}/devices/cam1", wait_until="domcontentloaded")  # the idle live stream never loads
+    await page.goto(f"{hub.url}/devices/cam1")
     await page.fill("#export-start", local_input(t0))
     await page.fill("#export-end", local_input(t0 + 3))
     await page.select_option("#export-format", "mp4")
