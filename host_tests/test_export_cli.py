@@ -87,6 +87,7 @@ async def test_exports_beside_a_hub_that_is_recording(tmp_path: Path) -> None:
         (("--device", "cam2"), 1, "camhub export: nothing recorded for device 'cam2' between"),
         (("--end", str(H0 - 5)), 1, "must be after start"),
         (("--end", str(H0 + 2 * 86400)), 1, "a range is at most 24 hours"),
+        (("--nice", "-5"), 2, "argument --nice: must be 0..19, got '-5'"),
     ],
 )
 def test_bad_requests_are_refused_clearly(

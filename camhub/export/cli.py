@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's data dir [env CAMHUB_DATA_DIR; default camhub-data]",
     )
     parser.add_argument("--device", required=True, help="device id")
-    parser.add_argument("--start", required=True, help="first second of the range")
-    parser.add_argument("--end", required=True, help="last second of the range")
+    parser.add_argument("--start", required=True, help="where the range starts (unix seconds or ISO 8601)")
+    parser.add_argument("--end", required=True, help="where it ends (included)")
     parser.add_argument("--format", choices=sorted(FORMATS), help="default: from the output file's extension")
     parser.add_argument("-o", "--output", required=True, help="file to write")
     parser.add_argument("-y", "--overwrite", action="store_true", help="replace the output file if it exists")
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto = text on a terminal, none otherwise",
     )
-    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N (as the hub does)")
+    parser.add_argument(
+        "--nice", type=_niceness, default=0, help="lower this process's CPU priority by 0..19 (the hub uses 10)"
+    )
     return parser
 
 
@@ -139,6 +141,13 @@ def _reporter(mode: str, stdout: TextIO, stderr: TextIO) -> Callable[[Progress],
 
         return as_text
     return None
+
+
+def _niceness(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"must be 0..19, got {text!r}")
+    return value
 
 
 def _mb(size: int) -> str:
