@@ -12,7 +12,6 @@ from aiohttp import web
 
 from . import validate
 from .errors import error
-from .export import MAX_RANGE_S
 from .framing import CLOSE, CONTENT_TYPE, recorded_part_header
 from .keys import RECORDER
 from .recording import Frame
@@ -163,7 +162,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     """Recorded frames in [start, end] as one MJPEG file, streamed as it is read."""
     try:
         device = device_param(request)
-        start, end = parse_range(request.query, longest=MAX_RANGE_S)
+        start, end = parse_range(request.query)
     except ValueError as exc:
         return error(400, str(exc))
     name = f"{device_dirname(device)}_{compact(start)}_{compact(end)}.mjpg"
