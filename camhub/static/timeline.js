@@ -240,11 +240,11 @@ async function play(t) {
 }
 
 function showFrame(headers, jpeg) {
-  const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
-  const previous = player.url;
-  player.url = url;
-  el.playback.onload = () => { if (previous) URL.revokeObjectURL(previous); };
-  el.playback.src = url;
+  // The picture on screen stays when its URL is revoked; revoking at once keeps a fast playback from piling up
+  // blobs whose load was overtaken by the next frame.
+  if (player.url) URL.revokeObjectURL(player.url);
+  player.url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
+  el.playback.src = player.url;
   const t = Number(headers["x-timestamp"]);
   if (Number.isFinite(t)) {
     el.playback.dataset.time = String(t);
