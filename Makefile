@@ -34,8 +34,8 @@ testkit/mpwasm/node_modules/.installed: testkit/mpwasm/package.json
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-# The real video clients the stream is tested with: ffmpeg/ffprobe, VLC (run as the non-root user cvlc: VLC
-# refuses root), GStreamer's souphttpsrc + multipartdemux, and promtool from Debian's prometheus.
+# The real video clients the streams and exports are tested with: ffmpeg/ffprobe, VLC (run as the non-root user
+# cvlc: VLC refuses root), GStreamer's souphttpsrc + multipartdemux, and promtool from Debian's prometheus.
 CLIENTS := /usr/bin/ffmpeg /usr/bin/cvlc /usr/bin/gst-launch-1.0 /usr/bin/promtool
 $(CLIENTS):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg \

@@ -1,11 +1,13 @@
-"""`make bench`: the three benchmark parts, their tables, and bench/results.json.
+"""`make bench`: the benchmark parts, their tables, and bench/results.json.
 
-    python -m bench [--quick] [--only firmware,link,hub,viewers] [--json bench/results.json]
+    python -m bench [--quick] [--only firmware,link,hub,viewers,adapt,export] [--json bench/results.json]
 
 1. firmware: the firmware's frame path under real MicroPython vs adafruit_requests (bench/firmware_path.py)
 2. link: bench/link_use.py, when present
 3. hub: the hub under cameras and viewers vs a Flask receiver and a raw relay (bench/hub_load.py)
 4. viewers: frame age at slow viewers (raw socket, OpenCV) and CPU per reduced frame (bench/viewer_lag.py)
+5. adapt: rate control on a stepping and a steady link, with its plot docs/adaptation.png (bench/adaptation.py)
+6. export: seconds of video exported per second, with and without re-encoding (bench/export_speed.py)
 
 `--quick` runs tiny versions (smoke tests: numbers are not meaningful) and writes JSON only with `--json`.
 Exit status 1 if any part failed; the other parts still run and their tables still print.
@@ -29,14 +31,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import firmware_path, hub_load, viewer_lag
+from bench import adaptation, export_speed, firmware_path, hub_load, viewer_lag
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "bench" / "results.json"
-PARTS = ("firmware", "link", "hub", "viewers")
+PARTS = ("firmware", "link", "hub", "viewers", "adapt", "export")
 QUICK_SIZES_KB = (20,)  # one small frame size, 2 measured frames per loop
 QUICK_FRAMES = 2
 QUICK_HUB_CASES = ((1, 1),)  # one camera, one viewer, about a second per server
+QUICK_EXPORT = ((320, 240),), 1.0  # one small size, a second of video
 
 
 def _note(text: str) -> None:
@@ -128,11 +131,31 @@ def run_viewers(quick: bool) -> tuple[dict, str]:
     return part, viewer_lag.format_table(part)
 
 
+def run_adapt(quick: bool) -> tuple[dict, str]:
+    """A quick run draws no plot: docs/adaptation.png shows a full-length run only."""
+    data = adaptation.run(quick=quick, plot_path=None if quick else adaptation.DEFAULT_PLOT)
+    return data, adaptation.format_table(data)
+
+
+def run_export(quick: bool) -> tuple[dict, str]:
+    def progress(row: dict) -> None:
+        _note(f"  export {row['size']} {row['format']}: {row.get('error') or str(row['speed']) + ' video s/s'}")
+
+    if quick:
+        sizes, seconds = QUICK_EXPORT
+        rows = export_speed.run(sizes, seconds, progress=progress)
+    else:
+        rows = export_speed.run(progress=progress)
+    return {"rows": rows}, export_speed.format_table(rows)
+
+
 RUNNERS: dict[str, Callable[[bool], tuple[dict, str] | None]] = {
     "firmware": run_firmware,
     "link": run_link,
     "hub": run_hub,
     "viewers": run_viewers,
+    "adapt": run_adapt,
+    "export": run_export,
 }
 
 
@@ -147,7 +170,9 @@ def _parts(text: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny runs for smoke tests (numbers not meaningful)")
-    parser.add_argument("--only", type=_parts, default=list(PARTS), help="subset of firmware,link,hub,viewers")
+    parser.add_argument(
+        "--only", type=_parts, default=list(PARTS), help="subset of firmware,link,hub,viewers,adapt,export"
+    )
     parser.add_argument(
         "--json",
         type=Path,

@@ -1,7 +1,8 @@
 """Link use on the virtual board: how much of a limited link the unmodified firmware turns into delivered JPEG.
 
 For each link rate, `hostsim` runs CIRCUITPY/code.py with `--link-kbps` and `--rtt-ms` against the real hub,
-playing ~40 KB JPEGs, with pacing and sensor fast enough that only the link limits. A counting TCP proxy in
+playing ~40 KB JPEGs, with pacing and sensor fast enough that only the link limits (rate control off: this
+measures the frame path at saturation; bench/adaptation.py measures rate control). A counting TCP proxy in
 front of the hub sees every byte both ways and splits the streams into HTTP messages, so payload and overhead
 come from real bytes: the JPEG is located inside each request's multipart part (or raw body), and the wire
 bytes are request line + headers + framing + body plus the whole response. The hub's own per-device counters
@@ -349,6 +350,7 @@ def measure(
         "CAMSTREAM_TARGET_FPS=60",
         f"CAMSTREAM_UPLOAD={mode}",
         "CAMSTREAM_WATCHDOG_S=0",
+        "CAMSTREAM_ADAPT=off",  # the link at saturation: rate control would trade the frames' size for fps
     ]
     try:
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)

@@ -1,4 +1,5 @@
-"""`python -m camhub` / `camhub`: parse settings, serve until Ctrl-C or SIGTERM, shut down cleanly."""
+"""`python -m camhub` / `camhub`: parse settings, serve until Ctrl-C or SIGTERM, shut down cleanly;
+`camhub export ...` writes a recorded range to a file instead (camhub/export/cli.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,12 @@ async def serve(settings: config.Config) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = config.load(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["export"]:
+        from .export import cli  # PyAV loads only for exports
+
+        return cli.main(args[1:])
+    settings = config.load(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(settings))

@@ -16,7 +16,7 @@ from .auth import Grant
 from .errors import ApiError, error
 from .fanout import Slot
 from .ingest import read_frame
-from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
+from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, RECORDER, REGISTRY, REJECTS, SETTINGS, STARTED, VIEWS
 from .registry import Device
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,12 @@ async def heartbeat(request: web.Request, grant: Grant) -> web.Response:
     device = request.app[REGISTRY].heartbeat(device_id, uptime, free_heap, rssi, status, extra)
     if device is None:
         raise ApiError(404, f"unknown device {device_id!r}: register it first")
-    return web.json_response({"ok": True, "deviceId": device_id})
+    answer = {
+        "ok": True,
+        "deviceId": device_id,
+        **request.app[SETTINGS].for_heartbeat(device_id, extra.get("settings")),
+    }
+    return web.json_response(answer)
 
 
 @device_endpoint

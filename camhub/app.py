@@ -11,14 +11,28 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from . import api, integrations, memory, metrics, mjpeg, pages, recordings
+from . import api, camera_settings, exports, integrations, memory, metrics, mjpeg, pages, recordings
 from .access import Access, access_middleware
 from .auth import ApiKeys, load_api_keys
 from .config import Config
 from .errors import json_errors
+from .export.jobs import Exports
 from .fanout import TICK_S, Fanout
 from .head import discard_head_body, head_without_body
-from .keys import ACCESS, API_KEYS, CLOCK, CONFIG, FANOUT, KEY_SOURCE, RECORDER, REGISTRY, REJECTS, STARTED, VIEWS
+from .keys import (
+    ACCESS,
+    API_KEYS,
+    CLOCK,
+    CONFIG,
+    EXPORTS,
+    FANOUT,
+    KEY_SOURCE,
+    RECORDER,
+    REGISTRY,
+    REJECTS,
+    STARTED,
+    VIEWS,
+)
 from .ratelimit import FailedAuth
 from .recording import Recorder
 from .registry import Registry
@@ -57,6 +71,7 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
         retention_bytes=int(config.retention_gb * 1e9),
         clock=clock,
     )
+    app[EXPORTS] = Exports(config.data_dir, clock=clock)
     app[REJECTS] = Counter()
     app[STARTED] = clock()
     app[VIEWS] = ViewCache(config.views_max_age_s)
@@ -66,12 +81,15 @@ def init(config: Config, *, clock: Callable[[], float] = time.time) -> web.Appli
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_registry_ctx)
     app.cleanup_ctx.append(_recorder_ctx)
+    app.cleanup_ctx.append(_exports_ctx)
     api.add_routes(app)
     mjpeg.add_routes(app)
     integrations.add_routes(app)
     metrics.add_routes(app)
     pages.add_routes(app)
     recordings.add_routes(app)
+    camera_settings.setup(app)
+    exports.add_routes(app)
     return app
 
 
@@ -125,3 +143,9 @@ async def _recorder_ctx(app: web.Application) -> AsyncIterator[None]:
     await recorder.start()
     yield
     await recorder.close()
+
+
+async def _exports_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[EXPORTS].start()
+    yield
+    await app[EXPORTS].close()

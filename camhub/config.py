@@ -109,7 +109,7 @@ _OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "operator_password",
         str,
         "password for changes: recording on/off, settings, deletion (HTTP Basic or Bearer); "
-        "empty = whoever may view may change",
+        "empty = whoever may view may change, but camera settings cannot be changed",
     ),
     (
         "--metrics-token",
@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="camhub",
         description="CamStream hub: receives JPEG frames from CircuitPython cameras, shows them live, records them.",
-        epilog="Every flag can also be set with the environment variable shown; flags win over the environment.",
+        epilog="Every flag can also be set with the environment variable shown; flags win over the environment. "
+        "`camhub export --help` tells how to write a recorded range to MP4, MKV or AVI.",
     )
     for flag, field, kind, text in _OPTIONS:
         parser.add_argument(

@@ -1,4 +1,5 @@
-"""`make demo`: the hub plus two virtual cameras (the unmodified firmware on hostsim), until Ctrl-C."""
+"""`make demo`: the hub plus two virtual cameras (the unmodified firmware on hostsim, at the default HD on a
+400 KB/s link, so rate control shows), until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ log = logging.getLogger("camhub.demo")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEY = "camstream-demo-key"
+DEMO_OPERATOR_PASSWORD = "camstream-demo"  # changes settings from the live pages
+DEMO_LINK = ("--link-kbps", "400", "--rtt-ms", "10")  # a board's real WiFi upload: rate control has work to do
 CAMERAS = (("demo-cam-1", "Front door"), ("demo-cam-2", "Back yard"))
 STOP_GRACE_S = 5.0
 MAX_BACKOFF_S = 30.0
@@ -42,8 +45,7 @@ def hostsim_command(server_url: str, api_key: str, device_id: str, name: str) ->
         f"CAMSTREAM_DEVICE_ID={device_id}",
         "--set",
         f"CAMSTREAM_DEVICE_NAME={name}",
-        "--set",
-        "CAMSTREAM_FRAME_SIZE=VGA",
+        *DEMO_LINK,
     ]
 
 
@@ -101,6 +103,7 @@ async def run_demo(
         port=port,
         data_dir=data_dir,
         api_keys=(DEMO_KEY,),
+        operator_password=DEMO_OPERATOR_PASSWORD,
         record=frozenset({"all"}),
         retention_hours=1.0,
         retention_gb=1.0,
@@ -111,7 +114,11 @@ async def run_demo(
             for device_id, name in CAMERAS
         ]
         tasks = [asyncio.create_task(camera.run(), name=camera.label) for camera in cameras]
-        print(f"\nCamStream demo: open {server.url}/ (two virtual cameras; Ctrl-C stops everything)\n", flush=True)
+        print(
+            f"\nCamStream demo: open {server.url}/ (two virtual cameras at HD on a 400 KB/s link each;"
+            f" the operator password for their settings is {DEMO_OPERATOR_PASSWORD!r}; Ctrl-C stops everything)\n",
+            flush=True,
+        )
         if on_ready is not None:
             on_ready(server.url, cameras)
         try:

@@ -1,11 +1,12 @@
-"""HTTP routes over the recorder: list and toggle recording, paced MJPEG playback, MJPEG download."""
+"""HTTP routes over the recorder: list and toggle recording, the timeline of spans and gaps, paced MJPEG playback
+from any second, MJPEG download of a range."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from itertools import pairwise
 
 from aiohttp import web
 
@@ -15,67 +16,38 @@ from .framing import CLOSE, CONTENT_TYPE, recorded_part_header
 from .keys import RECORDER
 from .recording import Frame
 from .recording.layout import device_dirname
+from .recording.reader import GAP_S
+from .recording.timing import compact, iso, parse_time, recorded_step
 
 MAX_SPEED = 1000.0
 MIN_SPEED = 0.01  # slower holds a connection for days per recorded second; 0 still means "as fast as possible"
-LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z: later cannot be written as an ISO 8601 date
 BEHIND_S = 1.0  # a viewer this far behind the schedule is re-anchored instead of sent a burst
-TICKS_PERIOD = 2**29  # supervisor.ticks_ms() wraps here; X-Capture-Ms is the board's ticks
 MAX_GAP_S = 2.0  # playback compresses gaps (camera offline) to this much recorded time
+MAX_TIMELINE_S = 31 * 86400.0
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/devices/{device_id}/recordings", list_recordings)
     app.router.add_post("/api/v1/devices/{device_id}/recording", set_recording)
+    app.router.add_get("/api/v1/devices/{device_id}/timeline", timeline)
     app.router.add_get("/devices/{device_id}/playback.mjpg", playback)
     app.router.add_get("/devices/{device_id}/recording.mjpg", download)
 
 
 def frame_delay(prev: Frame, cur: Frame) -> float:
-    """Recorded time between two frames, for paced playback.
-
-    The board's capture clock is free of network jitter, so it is used when it agrees with the hub's arrival
-    times to within a second (it wraps and restarts with the board); gaps are compressed to ``MAX_GAP_S``.
-    """
-    delay = cur.time - prev.time
-    if prev.capture_ms is not None and cur.capture_ms is not None:
-        captured = ((cur.capture_ms - prev.capture_ms) % TICKS_PERIOD) / 1000
-        if abs(captured - delay) < 1.0:
-            delay = captured
-    return min(max(delay, 0.0), MAX_GAP_S)
+    """Recorded time between two frames for paced playback, gaps (camera offline) compressed to ``MAX_GAP_S``."""
+    step = recorded_step(prev.time, prev.capture_ms, cur.time, cur.capture_ms)
+    return min(max(step, 0.0), MAX_GAP_S)
 
 
-def parse_time(name: str, raw: str | None) -> float:
-    """Unix seconds or ISO 8601 (no zone = UTC) -> unix seconds."""
-    if raw is None or not raw.strip():
-        raise ValueError(f"missing {name!r}: give unix seconds or ISO 8601, e.g. 2024-05-01T12:00:00Z")
-    text = raw.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            stamp = datetime.fromisoformat(text)
-        except ValueError:
-            try:  # an unencoded '+' in a query string arrives as a space: ...T12:00:00 02:00
-                stamp = datetime.fromisoformat(text.replace(" ", "+"))
-            except ValueError:
-                raise ValueError(f"{name}={raw!r} is neither unix seconds nor ISO 8601") from None
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        try:
-            value = stamp.timestamp()
-        except (OverflowError, ValueError, OSError):
-            value = math.inf
-    if not (math.isfinite(value) and 0 <= value <= LATEST_TIME):
-        raise ValueError(f"{name}={raw!r} must be a time between 1970 and the year 9999")
-    return value
-
-
-def parse_range(query: Mapping[str, str]) -> tuple[float, float]:
+def parse_range(query: Mapping[str, str], *, open_end: bool = False, longest: float = math.inf) -> tuple[float, float]:
+    """start and end from a query; with ``open_end`` a missing end means "to the end of what is recorded"."""
     start = parse_time("start", query.get("start"))
-    end = parse_time("end", query.get("end"))
+    end = math.inf if open_end and not query.get("end", "").strip() else parse_time("end", query.get("end"))
     if end < start:
         raise ValueError(f"end ({query['end']}) is before start ({query['start']})")
+    if end - start > longest:
+        raise ValueError(f"the range is at most {longest / 3600:g} hours, got {(end - start) / 3600:.1f}")
     return start, end
 
 
@@ -92,11 +64,8 @@ def parse_speed(raw: str | None) -> float:
     return speed
 
 
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _device(request: web.Request) -> str:
+def device_param(request: web.Request) -> str:
+    """The path's device id; ValueError for one that cannot have recordings."""
     device = request.match_info["device_id"]
     device_dirname(device)
     return device
@@ -106,7 +75,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     """Whether a device records, and what each hourly file holds."""
     recorder = request.app[RECORDER]
     try:
-        device = _device(request)
+        device = device_param(request)
     except ValueError as exc:
         return error(400, str(exc))
     spans = await recorder.spans(device)
@@ -136,7 +105,7 @@ async def set_recording(request: web.Request) -> web.Response:
     """``{"enabled": true|false}`` turns recording on or off for one device, persistently."""
     recorder = request.app[RECORDER]
     try:
-        device = _device(request)
+        device = device_param(request)
     except ValueError as exc:
         return error(400, str(exc))
     body = await validate.json_object(request)
@@ -146,11 +115,43 @@ async def set_recording(request: web.Request) -> web.Response:
     return web.json_response({"deviceId": device, "recording": recorder.wants(device)})
 
 
-async def playback(request: web.Request) -> web.StreamResponse:
-    """Recorded frames in [start, end] as live MJPEG, paced by their timestamps x ``speed``."""
+async def timeline(request: web.Request) -> web.Response:
+    """Spans of continuous recording in [start, end] (cut to it) and the gaps between them."""
     try:
-        device = _device(request)
-        start, end = parse_range(request.query)
+        device = device_param(request)
+        start, end = parse_range(request.query, longest=MAX_TIMELINE_S)
+    except ValueError as exc:
+        return error(400, str(exc))
+    segments = await request.app[RECORDER].timeline(device, start, end)
+    return web.json_response(
+        {
+            "deviceId": device,
+            "start": start,
+            "end": end,
+            "gapS": GAP_S,
+            "segments": [
+                {
+                    "start": seg.start,
+                    "end": seg.end,
+                    "startIso": iso(seg.start),
+                    "endIso": iso(seg.end),
+                    "frames": seg.frames,
+                }
+                for seg in segments
+            ],
+            "gaps": [
+                {"start": a.end, "end": b.start, "seconds": round(b.start - a.end, 3)} for a, b in pairwise(segments)
+            ],
+        }
+    )
+
+
+async def playback(request: web.Request) -> web.StreamResponse:
+    """Recorded frames from ``start`` (any second: a gap starts at the next frame) to ``end`` (or the end of what
+    is recorded) as live MJPEG, paced by their timestamps x ``speed``; each part carries its X-Timestamp."""
+    try:
+        device = device_param(request)
+        start, end = parse_range(request.query, open_end=True)
         speed = parse_speed(request.query.get("speed"))
     except ValueError as exc:
         return error(400, str(exc))
@@ -160,14 +161,10 @@ async def playback(request: web.Request) -> web.StreamResponse:
 async def download(request: web.Request) -> web.StreamResponse:
     """Recorded frames in [start, end] as one MJPEG file, streamed as it is read."""
     try:
-        device = _device(request)
+        device = device_param(request)
         start, end = parse_range(request.query)
     except ValueError as exc:
         return error(400, str(exc))
-
-    def compact(at: float) -> str:
-        return datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%SZ")
-
     name = f"{device_dirname(device)}_{compact(start)}_{compact(end)}.mjpg"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return await _stream(request, device, start, end, 0.0, headers)
@@ -180,7 +177,8 @@ async def _stream(
     try:
         first = await anext(frames, None)
         if first is None:
-            return error(404, f"nothing recorded for device {device!r} between {iso(start)} and {iso(end)}")
+            until = "now" if math.isinf(end) else iso(end)
+            return error(404, f"nothing recorded for device {device!r} between {iso(start)} and {until}")
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, **headers})
         await response.prepare(request)
         try:

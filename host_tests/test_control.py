@@ -32,7 +32,7 @@ def test_register_posts_the_spec_fields_with_the_key(control_rig, capsys):
         "deviceName": "Front door",
         "deviceType": "camera",
         "ipAddress": "192.168.1.77",
-        "capabilities": ["jpeg", "multipart", "raw", "heartbeat"],
+        "capabilities": ["jpeg", "multipart", "raw", "heartbeat", "settings"],
         "frameSize": "HD",
     }
     assert "registered ESP32-CAM-ABCDEF" in capsys.readouterr().out

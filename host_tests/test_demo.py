@@ -54,7 +54,8 @@ async def test_demo_runs_cameras_restarts_them_and_stops_everything(tmp_path, mo
     jpeg.write_bytes(make_jpeg("demo"))
 
     def command(url, key, device_id, name):
-        assert demo.hostsim_command(url, key, device_id, name)[1:4] == ["-m", "hostsim", "CIRCUITPY"]
+        real = demo.hostsim_command(url, key, device_id, name)
+        assert real[1:4] == ["-m", "hostsim", "CIRCUITPY"] and real[real.index("--link-kbps") + 1] == "400"
         return [sys.executable, str(script), url, key, device_id, name, str(jpeg), stubborn]
 
     ready: list = []

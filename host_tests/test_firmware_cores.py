@@ -152,6 +152,34 @@ def test_adafruit_requests_post_heap_per_frame_for_comparison(core: Run, size: i
     assert all(row["status"] == 200 and row["bytes"] > size for row in rows), rows
 
 
+# Link rates (bytes per ms) for the rate-control run: slow enough that the picture steps down, then fast.
+ADAPT_LINKS = {20 * KB: (150, 3000), 60 * KB: (150, 3000), 150 * KB: (300, 6000)}
+ADAPT_STEPS = 200
+
+
+@pytest.mark.parametrize(("size", "limit"), HEAP_LIMITS, ids=[f"{s // KB}KB" for s, _ in HEAP_LIMITS])
+def test_frame_path_heap_per_frame_with_rate_control_on(core: Run, size: int, limit: int) -> None:
+    """ACCEPTANCE: the whole Streamer.step() with CAMSTREAM_ADAPT = fps, on a link that makes rate control step
+    the picture down (quality, then reconfigure()) and back up, stays inside the per-frame budget: every step,
+    the steps that decide or change included."""
+    slow, fast = ADAPT_LINKS[size]
+    script = (
+        f"import adapt_probe\nadapt_probe.report(adapt_probe.measure({size // KB}, {ADAPT_STEPS}, {slow}, {fast}))\n"
+    )
+    measured = result(core(script, firmware_files(), heap_bytes=HEAP_BYTES))
+    rows = measured["rows"]
+    steady = [row["alloc"] for row in rows if not row["changed"]]
+    changes = [(row["alloc"], row["picture"]) for row in rows if row["changed"]]
+    print(
+        f"\nStreamer.step() with rate control, {size // KB} KB frames at the start: heap/step max {max(steady)} B"
+        f" (limit {limit} B) over {len(steady)} steps; steps that changed the picture: {changes};"
+        f" {measured['reconfigures']} reconfigure(s)"
+    )
+    assert measured["errors"] == {} and sum(row["sent"] for row in rows) >= ADAPT_STEPS - 5
+    assert measured["reconfigures"] >= 2 and len(changes) >= 2, "the run must step down and back up"
+    assert max(row["alloc"] for row in rows) <= limit, rows
+
+
 FAILURES = {
     # scenario: (kind counted, what its console line must say)
     "frame_500_latin1": (

@@ -118,10 +118,12 @@ def test_wifi_radio_joins_the_settings_ap(board):
     assert radio.connected
 
 
-def test_espidf_reports_psram_and_camera_buffers(board):
-    board.boot()
+@pytest.mark.parametrize(("board_id", "mb"), [("adafruit_esp32s3_camera", 2), ("espressif_esp32s3_eye", 8)])
+def test_espidf_reports_the_boards_psram_and_camera_buffers(board, board_id, mb):
+    """CIRCUITPY_ESP_PSRAM_SIZE of each board's CircuitPython build: the MEMENTO has 2 MB, the others 8 MB."""
+    board.boot(board=board_id)
     espidf = board.module("espidf")
-    assert espidf.get_total_psram() == 8 * 1024 * 1024
+    assert espidf.get_total_psram() == mb * 1024 * 1024
     free = espidf.heap_caps_get_free_size()
     assert 0 < espidf.heap_caps_get_largest_free_block() <= free < espidf.heap_caps_get_total_size()
     assert issubclass(espidf.MemoryError, MemoryError) and issubclass(espidf.IDFError, OSError)

@@ -6,7 +6,7 @@ import time
 from itertools import pairwise
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from hostsim.faults import parse_fault
 
@@ -250,3 +250,84 @@ def test_hang_fault_freezes_take_until_interrupted(board):
     with pytest.raises(KeyboardInterrupt):
         cam.take(0.05)
     assert time.monotonic() - start >= 0.25
+
+
+def test_frame_size_follows_quality_and_frame_size_like_an_ov5640(board):
+    from hostsim.frames import frame_note, ov5640_jpeg_bytes
+
+    espcamera, cam = make_camera(board, frame_size="HD", jpeg_quality=12, framebuffer_count=2, grab_mode="LATEST")
+    first = bytes(cam.take(1))
+    note = frame_note(first)
+    assert note["size"] == "1280x720" and note["quality"] == "12"
+    assert len(first) == ov5640_jpeg_bytes(1280, 720, 12, int(note["frame"]), 60.0)
+    cam.quality = 30
+    cam.take(1)  # the other buffer may still hold a frame exposed before the change
+    assert frame_note(bytes(cam.take(1)))["quality"] == "30"
+    cam.reconfigure(frame_size=espcamera.FrameSize.VGA)
+    vga = bytes(cam.take(1))
+    assert frame_note(vga)["size"] == "640x480" and len(vga) < len(first) / 3
+    assert board.world.stats.reconfigures == 1
+
+
+def test_vflip_and_hmirror_turn_the_frames_around(board):
+    _, cam = make_camera(board, framebuffer_count=2, grab_mode="LATEST")
+
+    def picture():
+        cam.take(1)  # a frame exposed before the change may still wait in the other buffer
+        return Image.open(io.BytesIO(bytes(cam.take(1)))).convert("L")
+
+    upright = picture()
+    cam.vflip = True
+    flipped = picture()
+    cam.vflip, cam.hmirror = False, True
+    mirrored = picture()
+    top, bottom = (0, 0, 320, 40), (0, 200, 320, 240)
+    # colour bars on top, the grey ramp at the bottom: flipping swaps them, mirroring reverses the ramp
+    assert (
+        abs(_mean(flipped, top) - _mean(upright, bottom)) < 12
+        and abs(_mean(flipped, bottom) - _mean(upright, top)) < 12
+    )
+    left, right = (0, 215, 40, 225), (280, 215, 320, 225)
+    assert _mean(upright, left) < 60 < 200 < _mean(upright, right)
+    assert _mean(mirrored, left) > 200 > 60 > _mean(mirrored, right)
+    assert cam.vflip is False and cam.hmirror is True
+
+
+def _mean(image, box):
+    return ImageStat.Stat(image.crop(box)).mean[0]
+
+
+@pytest.mark.parametrize(
+    ("knob", "good", "bad"),
+    [("contrast", 3, 4), ("saturation", -4, -5), ("ae_level", 5, 6), ("special_effect", 6, 7), ("sharpness", -3, -4)],
+)
+def test_knobs_take_the_ov5640s_ranges(board, knob, good, bad):
+    """common-hal/espcamera/Camera.c raises ValueError("invalid setting") when the sensor's setter fails."""
+    _, cam = make_camera(board)
+    setattr(cam, knob, good)
+    assert getattr(cam, knob) == good
+    with pytest.raises(ValueError, match="invalid setting"):
+        setattr(cam, knob, bad)
+    assert getattr(cam, knob) == good
+    cam.brightness = 7  # the OV5640's setter accepts any level (and writes 0 outside -3..3)
+    assert cam.brightness == 7
+
+
+def test_reconfigure_to_buffers_the_psram_cannot_hold_fails_and_keeps_the_old_ones(board):
+    """The MEMENTO has 2 MB of PSRAM, shared with CircuitPython's heap: two QSXGA buffers (1.97 MB) do not fit."""
+    espcamera, cam = make_camera(board, frame_size="HD", framebuffer_count=2, grab_mode="LATEST")
+    espidf = board.module("espidf")
+    with pytest.raises(espidf.MemoryError, match="needs 2 x 983040 byte frame buffers"):
+        cam.reconfigure(frame_size=espcamera.FrameSize.QSXGA)
+    assert (cam.width, cam.height, cam.framebuffer_count) == (1280, 720, 2)
+    assert cam.take(1) is not None
+    cam.reconfigure(frame_size=espcamera.FrameSize.QHD)
+    assert (cam.width, cam.height) == (2560, 1440)
+
+
+def test_frame_sizes_agree_with_the_firmwares_table(board):
+    from camstream import framesize
+
+    board.boot()
+    espcamera = board.module("espcamera")
+    assert {name: getattr(espcamera.FrameSize, name).size for name in framesize.NAMES} == framesize.DIMENSIONS

@@ -195,6 +195,15 @@ def test_wifi_fault_is_logged_and_seen_by_code(tmp_path):
     assert any(line.startswith("[hostsim] fault wifi@0.5+0.5 ends") for line in lines)
 
 
+def test_link_schedule_steps_are_logged(tmp_path):
+    folder = drive(tmp_path, "import time\nwhile True:\n    time.sleep(0.05)\n")
+    result = hostsim(str(folder), "--seconds", "1", "--link-kbps", "1000@0,250@0.4", "--rtt-ms", "20")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "link=1000 KB/s from 0 s, 250 KB/s from 0.4 s, rtt 20 ms" in lines[0]
+    assert "[hostsim] link 250 KB/s from t=0.4 s" in lines
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -205,6 +214,9 @@ def test_wifi_fault_is_logged_and_seen_by_code(tmp_path):
         (["--seconds", "0"], "must be > 0"),
         (["--board", "nope"], "invalid choice"),
         (["--frames", "/nonexistent"], "is not a folder"),
+        (["--link-kbps", "1000@0,250@x"], "is not KBPS or KBPS@SECONDS"),
+        (["--link-kbps", "1000@5,250@5"], "the times must increase"),
+        (["--link-kbps", "0"], "rates must be > 0"),
     ],
 )
 def test_bad_options_exit_2_with_a_clear_message(tmp_path, args, message):

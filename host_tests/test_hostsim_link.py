@@ -1,4 +1,6 @@
-from hostsim.link import SEND_BUFFER, Link
+import pytest
+
+from hostsim.link import SEND_BUFFER, Link, LinkSpecError, parse_schedule
 
 
 class FakeClock:
@@ -61,3 +63,41 @@ def test_bytes_leave_in_order_and_the_last_drain_time_counts():
 
 def test_describe_states_units():
     assert Link(250, 40, FakeClock()).describe() == "250 KB/s, rtt 40 ms"
+
+
+def test_schedule_grammar():
+    assert parse_schedule("400") == ((0.0, 400.0),)
+    assert parse_schedule("1000@0, 250@20,1000@40") == ((0.0, 1000.0), (20.0, 250.0), (40.0, 1000.0))
+    for bad in ("fast", "1000@x", "0@0", "100@-1", "100@5,200@5", "100@10,200@5", "", "inf"):
+        with pytest.raises(LinkSpecError, match="--link-kbps"):
+            parse_schedule(bad)
+
+
+def test_scheduled_rate_changes_at_its_times():
+    clock = FakeClock()
+    link = Link(parse_schedule("100@0,10@1,50@2"), 0, clock)
+    assert link.rate_at(0.5) == 100_000 and link.rate_at(1.0) == 10_000 and link.rate_at(9) == 50_000
+    clock.t = 0.99
+    sent, drained_at = link.accept(10**6)
+    # 100 bytes leave before the step at 1 s, the other 5644 at 10 KB/s
+    assert sent == SEND_BUFFER and abs(drained_at - (1.0 + (SEND_BUFFER - 1000) / 10_000)) < 1e-9
+    clock.t = 1.1
+    assert abs(link.queued() - (SEND_BUFFER - 1000 - 1000)) < 1e-6
+    clock.t = 3.0  # drained at 10 KB/s until 1.474 s
+    assert link.queued() == 0
+    assert link.changes(0.5, 2.0) == [(1.0, 10.0), (2.0, 50.0)]
+
+
+def test_before_the_first_step_the_link_is_unlimited():
+    clock = FakeClock()
+    link = Link(parse_schedule("100@5"), 0, clock)
+    assert link.accept(10**6) == (10**6, 0.0)
+    clock.t = 5.0
+    assert link.accept(10**6)[0] == SEND_BUFFER
+
+
+def test_describe_a_schedule():
+    assert Link(parse_schedule("1000@0,250@20"), 20, FakeClock()).describe() == (
+        "1000 KB/s from 0 s, 250 KB/s from 20 s, rtt 20 ms"
+    )
+    assert Link(None, 0, FakeClock()).describe() == "unlimited, rtt 0 ms"

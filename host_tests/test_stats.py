@@ -4,6 +4,8 @@ import pytest
 
 from camstream.stats import HEADER, Stats, rating
 
+NO_ADAPTATION = ("HD q6 (adapt off; 0 change(s), 0 reconfigure(s))", "not measured (CAMSTREAM_ADAPT = off)", "none")
+
 
 @pytest.mark.parametrize(
     "fps,label",
@@ -30,7 +32,8 @@ def test_block_lines_and_values():
     stats.error("timeout")
     stats.error("timeout")
     stats.error("camera")
-    lines = stats.report(6000, 30, 150 * 1024, 2048 * 1024, -61, 240, 41.26)
+    adaptation = ("VGA q31 (adapt fps; 1 change(s), 1 reconfigure(s))", "~245 KB/s, sending 84% of the time", "none")
+    lines = stats.report(6000, 30, adaptation, 150 * 1024, 2048 * 1024, -61, 240, 41.26)
     assert lines == [
         HEADER,
         "Runtime: 0h 00m 05s",
@@ -41,6 +44,9 @@ def test_block_lines_and_values():
         "Success rate: 98.0%",
         "Average frame: 40.0 KB",
         "Throughput: 400.0 KB/s",
+        "Picture: VGA q31 (adapt fps; 1 change(s), 1 reconfigure(s))",
+        "Link: ~245 KB/s, sending 84% of the time",
+        "Last change: none",
         "Free heap: 150.0 KB",
         "Free PSRAM: 2048.0 KB",
         "WiFi RSSI: -61 dBm",
@@ -56,9 +62,9 @@ def test_window_resets_but_totals_and_runtime_accumulate_across_the_wrap():
     stats = Stats(now_ms=start)
     for _ in range(30):
         stats.frame_sent(1000)
-    stats.report(start + 1000, 30, 0, None, None, 240, None)
+    stats.report(start + 1000, 30, NO_ADAPTATION, 0, None, None, 240, None)
     assert stats.fps == 30.0
-    lines = stats.report(3000, 30, 0, None, None, 240, None)  # wrapped: 5000 ms after start
+    lines = stats.report(3000, 30, NO_ADAPTATION, 0, None, None, 240, None)  # wrapped: 5000 ms after start
     assert "FPS: 0.0 (target 30)" in lines
     assert "Frames total: 30" in lines and "Runtime: 0h 00m 05s" in lines
     assert "Free PSRAM: n/a" in lines and "WiFi RSSI: n/a" in lines and "CPU: 240 MHz" in lines

@@ -4,21 +4,25 @@ from itertools import pairwise
 
 import pytest
 
+from camstream import framesize
 from camstream.camera import Camera
 from camstream.errors import HTTPStatusError, LinkDown
 from camstream.settings import load
 from camstream.stats import HEADER
 from camstream.streamer import AUTH_RETRY_S, Streamer
 from camstream.uplink import FrameUplink
+from hostsim.frames import ov5640_jpeg_bytes
 from testkit.fakes import (
     OK_RESPONSE,
     FakeCamera,
     FakeClock,
     FakeConnectionManager,
     FakeControl,
+    FakeLink,
     FakeSocket,
     FakeSystem,
     FakeWatchdog,
+    synthetic_jpeg,
 )
 
 JPEG = b"\xff\xd8" + bytes(4000) + b"\xff\xd9"
@@ -63,7 +67,7 @@ class Rig:
         values.update(settings)
         self.cfg = load(lambda key, default=None: values.get(key, default), b"\x00\x00\x00\xab\xcd\xef")
         self.clock = FakeClock(start_ms=1000)
-        self.server = {"up": True, "response": None}
+        self.server = {"up": True, "response": None, "link": None}
         self.sockets = []
         self.cm = FakeConnectionManager(self._socket)
         self.uplink = FrameUplink(self.cm, self.cfg.server, "secret", self.cfg.device_id, clock=self.clock)
@@ -89,7 +93,7 @@ class Rig:
     def _socket(self):
         if not self.server["up"]:
             raise OSError(111)
-        kwargs = {"eagain_every": 0}
+        kwargs = {"eagain_every": 0, "link": self.server["link"]}
         if self.server["response"]:
             kwargs["response"] = self.server["response"]
         sock = FakeSocket(**kwargs)
@@ -334,7 +338,7 @@ def test_no_answer_waits_in_flight_through_a_pause_or_a_json_request():
     rig = link_bound(Rig(CAMSTREAM_TARGET_FPS="30", CAMSTREAM_HEARTBEAT_S="1"))
     in_flight = []
     beat = rig.control.heartbeat
-    rig.control.heartbeat = lambda fields: (in_flight.append(rig.uplink.pending), beat(fields))
+    rig.control.heartbeat = lambda fields: (in_flight.append(rig.uplink.pending), beat(fields))[1]
     rig.steps(40)
     assert len(in_flight) >= 2 and not any(in_flight)
     paced = Rig(CAMSTREAM_TARGET_FPS="10")
@@ -366,3 +370,78 @@ def test_socket_error_with_a_frame_in_flight_drops_both_and_recovers():
     rig.steps(4)
     assert len(rig.sockets) == 2 and stats.frames_sent >= 4
     assert accounted(rig) == rig.streamer.seq
+
+
+# ---- rate control and the hub's settings, wired into the loop ------------------------------------------------
+
+
+def model_sizes(size, quality):
+    """Frame bytes like the virtual OV5640's (hostsim.frames)."""
+    width, height = framesize.DIMENSIONS[size]
+    return ov5640_jpeg_bytes(width, height, quality)
+
+
+def adaptive_rig(kbps, **settings):
+    """A rig whose camera sizes follow quality and frame size, on a link that takes its air time for each byte."""
+    rig = Rig(frames=(synthetic_jpeg(300_000),), **settings)
+    rig.fake_camera = FakeCamera([synthetic_jpeg(300_000)], frame_size="HD", quality=6, sizes=model_sizes)
+    rig.camera._open_camera = lambda **kw: rig.fake_camera
+    rig.camera.close()
+    rig.camera.open()
+    rig.link_model = FakeLink(rig.clock, kbps)
+    rig.server["link"] = rig.link_model
+    return rig
+
+
+def test_rate_control_raises_the_quality_number_until_the_link_carries_the_target(capsys):
+    rig = adaptive_rig(1000, CAMSTREAM_TARGET_FPS="20")
+    rig.steps(200)
+    assert rig.camera.frame_size == "HD" and 18 <= rig.camera.quality <= 30
+    assert "Adapt: HD q6 -> HD q" in capsys.readouterr().out
+    start, sent = rig.clock.ms, rig.streamer.stats.frames_sent
+    rig.steps(100)
+    assert (rig.streamer.stats.frames_sent - sent) * 1000 / (rig.clock.ms - start) >= 18
+
+
+def test_heartbeats_report_picture_link_and_settings():
+    rig = adaptive_rig(300, CAMSTREAM_TARGET_FPS="20", CAMSTREAM_HEARTBEAT_S="2")
+    rig.steps(120)
+    beat = rig.control.heartbeats[-1]
+    assert beat["frameSize"] == rig.camera.frame_size and beat["quality"] == rig.camera.quality
+    assert beat["adapt"]["policy"] == "fps" and 200 <= beat["adapt"]["linkKBps"] <= 330
+    assert beat["adapt"]["reconfigures"] == rig.camera.reconfigures >= 1 and beat["adapt"]["reason"]
+    assert beat["settings"] == {"version": 0, "applied": {}, "refused": {}} and beat["targetFps"] == 20
+
+
+def test_stats_block_shows_picture_link_and_the_last_change(capsys):
+    rig = adaptive_rig(250, CAMSTREAM_TARGET_FPS="20", CAMSTREAM_STATS_S="5")
+    rig.steps(150)
+    out = capsys.readouterr().out
+    block = out[out.rindex(HEADER) :].splitlines()
+    picture = next(text for text in block if text.startswith("Picture: "))
+    assert picture.startswith(f"Picture: {rig.camera.frame_size} q{rig.camera.quality} (adapt fps; ")
+    assert next(text for text in block if text.startswith("Link: ")).startswith("Link: ~")
+    assert "s ago: link ~" in next(text for text in block if text.startswith("Last change: "))
+
+
+def test_settings_in_a_heartbeat_answer_are_applied_and_reported_at_once(capsys):
+    rig = Rig(CAMSTREAM_TARGET_FPS="10", CAMSTREAM_HEARTBEAT_S="5")
+    rig.control.answers = [{"ok": True, "settings": {"version": 4, "values": {"vflip": True, "targetFps": 5}}}]
+    rig.steps(60)  # the first heartbeat is due 5 s after registering
+    beats = rig.control.heartbeats
+    assert beats[0]["settings"]["version"] == 0
+    assert beats[1]["settings"] == {"version": 4, "applied": {"vflip": True, "targetFps": 5}, "refused": {}}
+    assert rig.fake_camera.vflip is True and rig.streamer.target_fps == 5
+    assert rig.clock.sleeps[-1] == pytest.approx(0.2)  # paced to the new target
+    assert "Hub settings v4: applied targetFps=5, vflip=True" in capsys.readouterr().out
+    # reported at once: the second heartbeat came right after the first, not 5 s later (the run lasts ~7 s)
+    assert len(beats) == 2
+
+
+def test_settings_the_firmware_cannot_read_are_ignored_in_one_line(capsys):
+    rig = Rig(CAMSTREAM_TARGET_FPS="10", CAMSTREAM_HEARTBEAT_S="1")
+    rig.control.answers = [{"settings": "everything"}, {"settings": "everything"}]
+    rig.steps(40)
+    out = capsys.readouterr().out
+    assert out.count("Hub: settings in the heartbeat answer ignored: settings must be an object") == 1
+    assert rig.streamer.stats.errors == {} and rig.streamer.stats.frames_sent >= 30

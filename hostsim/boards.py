@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_BOARD = "adafruit_esp32s3_camera"
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class BoardDef:
     camera_sda: int
     camera_scl: int
     axp313a: bool = False  # the camera rails come from an AXP313A power chip on the camera's I2C bus
+    psram: int = 8 * MB  # CIRCUITPY_ESP_PSRAM_SIZE of the board's CircuitPython build (mpconfigboard.mk)
 
 
 def _pins(spec: str) -> dict[str, int]:
@@ -61,6 +63,7 @@ BOARDS: dict[str, BoardDef] = {
         xclk=8,
         camera_sda=34,
         camera_scl=33,
+        psram=2 * MB,  # the MEMENTO's ESP32-S3 module has 2 MB (4 MB flash)
     ),
     "espressif_esp32s3_eye": BoardDef(
         _pins(

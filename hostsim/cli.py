@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hostsim.boards import BOARDS, DEFAULT_BOARD
 from hostsim.faults import GRAMMAR, KINDS, FaultSpecError, parse_fault
+from hostsim.link import LinkSpecError, Schedule, parse_schedule
 from hostsim.settings import parse_override
 from hostsim.world import Config
 
@@ -24,7 +25,9 @@ fault grammar (--fault, repeatable): {GRAMMAR}
 
 link model: --link-kbps N drains the board's one lwIP send buffer (5744 bytes) onto the air at N KB/s
   (1 KB = 1000 bytes): send() takes only what fits, returns fewer bytes or raises OSError(11) EAGAIN when
-  it is full, and the peer gets the bytes as they drain; idle air time is not saved up. --rtt-ms N delays
+  it is full, and the peer gets the bytes as they drain; idle air time is not saved up. A schedule
+  (--link-kbps 1000@0,250@20,1000@40: 1000 KB/s, 250 from 20 s on, 1000 again from 40 s) changes the rate
+  at those times (seconds since hostsim started; unlimited before the first); each change is logged. --rtt-ms N delays
   connect() by N ms and everything the peer sends by N ms, so a reply comes no earlier than N ms after
   the last byte of its request has drained.
 
@@ -53,6 +56,13 @@ def _non_negative(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
     return value
+
+
+def _link_schedule(text: str) -> Schedule:
+    try:
+        return parse_schedule(text)
+    except LinkSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--link-kbps {text!r}: ")) from None
 
 
 CIRCUITPYTHON_VERSIONS = ("10.0", "10.1", "10.2", "10.3")
@@ -114,7 +124,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="script a fault, see below",
     )
-    p.add_argument("--link-kbps", type=_positive, help="limit sending to N KB/s (1 KB = 1000 bytes)")
+    p.add_argument(
+        "--link-kbps",
+        type=_link_schedule,
+        metavar="N|N@T,...",
+        help="limit sending to N KB/s (1 KB = 1000 bytes), or follow a schedule of rates, e.g. 1000@0,250@20,1000@40"
+        " (KB/s from T seconds after the start on)",
+    )
     p.add_argument("--rtt-ms", type=_non_negative, default=0.0, help="round-trip delay in ms (0)")
     p.add_argument(
         "--board",
@@ -174,7 +190,7 @@ def config_from_args(argv: list[str]) -> Config:
         frames=frames,
         overrides=overrides,
         faults=faults,
-        link_kbps=args.link_kbps,
+        link_kbps=args.link_kbps or (),
         rtt_ms=args.rtt_ms,
         psram=not args.no_psram,
         circuitpython=args.circuitpython,

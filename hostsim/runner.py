@@ -121,6 +121,8 @@ class Board:
             now = world.now()
             for fault, what in world.faults.transitions(last, now):
                 print(f"[hostsim] fault {fault} {what} at t={now:.1f} s", flush=True)
+            for at, kbps in world.link.changes(last, now):
+                print(f"[hostsim] link {kbps:g} KB/s from t={at:g} s", flush=True)
             last = now
             overdue = world.watchdog_overdue()
             if overdue is not None and self.in_code:
@@ -236,8 +238,9 @@ def run(config: Config) -> int:
     sys.stdout = console
     faults = " ".join(str(f) for f in world.faults.faults) or "none"
     frames = str(config.frames) if config.frames else "test pattern"
+    psram = f"{world.board.psram >> 20}MB" if config.psram else "none"
     print(
-        f"[hostsim] start board={config.board} circuitpy={config.circuitpy} psram={'8MB' if config.psram else 'none'}"
+        f"[hostsim] start board={config.board} circuitpy={config.circuitpy} psram={psram}"
         f" circuitpython={'.'.join(map(str, config.circuitpython))} sensor={config.sensor_fps:g}fps frames={frames}"
         f" link={world.link.describe()} faults={faults}"
         f" mac={config.mac.hex(':')} seconds={config.seconds if config.seconds is not None else 'until Ctrl-C'}",

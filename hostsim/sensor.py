@@ -12,9 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
+from hostsim.frames import Look
+
 
 class FrameSource(Protocol):
-    def jpeg(self, index: int, width: int, height: int, esp_quality: int, fps: float) -> bytes: ...
+    def jpeg(self, index: int, width: int, height: int, esp_quality: int, fps: float, look: Look = ...) -> bytes: ...
 
 
 class Sensor:
@@ -27,14 +29,16 @@ class Sensor:
         self.t0 = clock()
         self.width = self.height = 0
         self.quality = 15
-        self._frames: OrderedDict[tuple[int, int, int, int], bytes] = OrderedDict()
+        self.look = Look()
+        self._frames: OrderedDict[tuple[int, int, int, int, Look], bytes] = OrderedDict()
         self._render_lock = threading.Lock()
         self._last_demand = -math.inf
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def configure(self, width: int, height: int, quality: int) -> None:
-        self.width, self.height, self.quality = width, height, quality
+    def configure(self, width: int, height: int, quality: int, look: Look) -> None:
+        with self._render_lock:  # a frame is rendered with one whole configuration
+            self.width, self.height, self.quality, self.look = width, height, quality, look
 
     def index_at(self, t: float) -> int:
         """The frame being exposed at time t."""
@@ -51,16 +55,16 @@ class Sensor:
         self._last_demand = self.clock()
 
     def jpeg(self, index: int) -> bytes:
-        """Frame `index` at the current size and quality, rendered now if the thread has not yet."""
+        """Frame `index` at the current size, quality and look, rendered now if the thread has not yet."""
         self.note_demand()
         return self._render(index)
 
     def _render(self, index: int) -> bytes:
-        key = (index, self.width, self.height, self.quality)
         with self._render_lock:
+            key = (index, self.width, self.height, self.quality, self.look)
             data = self._frames.get(key)
             if data is None:
-                data = self.source.jpeg(index, self.width, self.height, self.quality, self.fps)
+                data = self.source.jpeg(index, self.width, self.height, self.quality, self.fps, self.look)
                 self._frames[key] = data
                 while len(self._frames) > self.KEEP:
                     self._frames.popitem(last=False)

@@ -47,7 +47,7 @@ class Config:
     frames: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    link_kbps: float | None = None
+    link_kbps: float | tuple[tuple[float, float], ...] | None = None  # a rate, or (seconds, KB/s) steps
     rtt_ms: float = 0.0
     psram: bool = True
     circuitpython: tuple[int, int] = (10, 2)  # whose os.getenv to follow (10.0/10.1 parse bare values)
@@ -61,6 +61,7 @@ class Stats:
     reloads: int = 0
     frames: int = 0
     fb_overflows: int = 0
+    reconfigures: int = 0
     camera_timeouts: int = 0
     bytes_sent: int = 0
     sockets_opened: int = 0
@@ -73,7 +74,7 @@ class World:
         self.started = clock()
         self.board: BoardDef = BOARDS[config.board]
         self.faults = FaultSchedule(config.faults)
-        self.link = Link(config.link_kbps, config.rtt_ms, clock)
+        self.link = Link(config.link_kbps, config.rtt_ms, clock, self.started)
         self.settings = Settings(config.circuitpy / "settings.toml", config.overrides, config.circuitpython)
         self.rng = random.Random(config.seed)
         self.stats = Stats()
@@ -246,7 +247,8 @@ class World:
         resets = ", ".join(f"{r}" for r in s.boots[1:]) or "none"
         return (
             f"[hostsim] end after {elapsed:.1f} s: boots={len(s.boots)} (resets: {resets}) reloads={s.reloads}"
-            f" frames={s.frames} fb_overflows={s.fb_overflows} camera_timeouts={s.camera_timeouts}"
+            f" frames={s.frames} fb_overflows={s.fb_overflows} reconfigures={s.reconfigures}"
+            f" camera_timeouts={s.camera_timeouts}"
             f" sockets={s.sockets_opened} sent={s.bytes_sent / 1e6:.2f}MB ({rate:.3f} MB/s) code.py={state}"
         )
 

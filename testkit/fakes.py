@@ -50,9 +50,12 @@ class FakeSocket:
     each get their answer in order, and a client that does not drain a response reads its stale
     bytes next time, as on a real socket. `recv_max` splits responses across `recv_into` calls. `reset_after`
     (bytes, 0 = never) makes `send` raise ECONNRESET once that many bytes went out, like a peer reset mid-upload.
+    `link` (a FakeLink) makes every byte sent take its air time on the link's clock.
     """
 
-    def __init__(self, response=OK_RESPONSE, max_send=5744, eagain_every=7, keep=False, recv_max=0, reset_after=0):
+    def __init__(
+        self, response=OK_RESPONSE, max_send=5744, eagain_every=7, keep=False, recv_max=0, reset_after=0, link=None
+    ):
         if isinstance(response, (bytes, bytearray)):
             response = [response]
         self._responses = [memoryview(bytes(r)) for r in response]
@@ -60,6 +63,7 @@ class FakeSocket:
         self.eagain_every = eagain_every
         self.recv_max = recv_max
         self.reset_after = reset_after
+        self.link = link
         self.sent = bytearray() if keep else None
         self.send_calls = 0
         self.recv_calls = 0
@@ -97,6 +101,8 @@ class FakeSocket:
         self.bytes_sent += n
         if self.sent is not None:
             self.sent.extend(buf[:n])
+        if self.link is not None:
+            self.link.carry(n)
         return n
 
     def _track(self, buf, n):
@@ -176,6 +182,34 @@ class FakeSocket:
 
     def close(self):
         self.closed = True
+
+
+class FakeLink:
+    """A radio link for fake sockets, like lwIP's on the board: a 5744-byte send buffer that drains onto the air
+    at `bytes_per_ms` (a test may change it at any time to step the link). A send that does not fit the buffer
+    moves `clock` (a FakeClock) on until it does, as the firmware would wait out EAGAIN."""
+
+    SEND_BUFFER = 5744
+
+    def __init__(self, clock, bytes_per_ms):
+        self.clock = clock
+        self.bytes_per_ms = bytes_per_ms
+        self._queued = 0
+        self._at = clock.ms
+
+    def carry(self, nbytes):
+        now = self.clock.ms
+        self._queued -= (now - self._at) * self.bytes_per_ms
+        if self._queued < 0:
+            self._queued = 0
+        self._at = now
+        over = self._queued + nbytes - self.SEND_BUFFER
+        if over > 0:
+            wait = (over + self.bytes_per_ms - 1) // self.bytes_per_ms
+            self.clock.advance(wait)
+            self._at = self.clock.ms
+            self._queued -= wait * self.bytes_per_ms
+        self._queued += nbytes
 
 
 class LeanSocket(FakeSocket):
@@ -307,10 +341,16 @@ class FakeCamera:
 
     Each view is released when the next is taken (on CPython), so firmware that keeps a frame
     past the next `take()` fails loudly, as it would read overwritten memory on the board.
+    With `sizes(frame_size, quality)`, every frame is the first that many bytes of `frames[0]`, so frame sizes
+    follow quality and `reconfigure(frame_size=)` (recorded in `reconfigured`) like a sensor's. Knobs (vflip,
+    brightness, ...) are plain attributes.
     """
 
-    def __init__(self, frames, frame_size=None, quality=12, width=1280, height=720, sensor_name="OV5640"):
+    def __init__(self, frames, frame_size=None, quality=12, width=1280, height=720, sensor_name="OV5640", sizes=None):
         self._frames = [None if f is None else bytes(f) for f in frames]
+        self._sizes = sizes
+        self._whole = readonly_view(self._frames[0]) if sizes is not None else None
+        self.reconfigured = []
         self._index = 0
         self._last = None
         self.frame_size = frame_size
@@ -328,12 +368,23 @@ class FakeCamera:
         self._drop_last()
         self.takes += 1
         self.timeouts.append(timeout)
+        if self._sizes is not None:
+            self._last = self._whole[: self._sizes(self.frame_size, self.quality)]
+            return self._last
         frame = self._frames[self._index % len(self._frames)]
         self._index += 1
         if frame is None:
             return None
         self._last = readonly_view(frame)
         return self._last
+
+    def reconfigure(self, frame_size=None, pixel_format=None, grab_mode=None, framebuffer_count=None):
+        if self.deinited:
+            raise RuntimeError("Camera deinitialized")
+        self._drop_last()
+        self.reconfigured.append(frame_size)
+        if frame_size is not None:
+            self.frame_size = frame_size
 
     def _drop_last(self):
         last = self._last
@@ -412,9 +463,10 @@ class FakeNetwork:
 class FakeSystem:
     """The firmware's board facts (camstream.device.System) with fixed values; counts collect() calls."""
 
-    def __init__(self, free_heap=100000, free_psram=2000000, temperature=40.5):
+    def __init__(self, free_heap=100000, free_psram=2000000, temperature=40.5, largest_free_block=None):
         self._free_heap = free_heap
         self._free_psram = free_psram
+        self._largest = free_psram if largest_free_block is None else largest_free_block
         self._temperature = temperature
         self.collects = 0
 
@@ -423,6 +475,9 @@ class FakeSystem:
 
     def free_psram(self):
         return self._free_psram
+
+    def largest_free_block(self):
+        return self._largest
 
     def cpu_mhz(self):
         return 240
@@ -459,12 +514,13 @@ class FakeWatchdog:
 
 class FakeControl:
     """camstream.control.Control's surface without a hub: records registrations and heartbeats; `fail` (an
-    exception) makes both raise it."""
+    exception) makes both raise it; heartbeats are answered with the dicts in `answers`, in turn, then {}."""
 
     def __init__(self):
         self.registered = False
         self.registrations = []
         self.heartbeats = []
+        self.answers = []
         self.fail = None
 
     def register(self, name, ip_address, extra):
@@ -477,3 +533,4 @@ class FakeControl:
         if self.fail:
             raise self.fail
         self.heartbeats.append(fields)
+        return self.answers.pop(0) if self.answers else {}

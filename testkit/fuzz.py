@@ -88,6 +88,16 @@ def _templates(key: str, host: str) -> list[bytes]:
         request_bytes("GET", "/devices/fuzzcam/recording.mjpg?start=0&end=2000000000", view),
         request_bytes("GET", "/devices/fuzzcam/playback.mjpg?start=0&end=2000000000&speed=0", view),
         request_bytes("HEAD", "/devices/fuzzcam", view),
+        request_bytes("GET", "/api/v1/devices/fuzzcam/settings", view),
+        request_bytes(
+            "PUT",
+            "/api/v1/devices/fuzzcam/settings",
+            {"Host": host, "Content-Type": "application/json"},
+            b'{"frameSize": "VGA", "quality": 12, "vflip": true}',
+        ),
+        request_bytes("GET", "/api/v1/devices/fuzzcam/timeline?start=1700000000&end=1700086400", view),
+        request_bytes("GET", "/api/v1/devices/fuzzcam/export?start=1700000000&end=1700000060&format=mkv", view),
+        request_bytes("DELETE", "/api/v1/exports/0123abcd", {"Host": host, "Content-Type": "application/json"}),
         request_bytes("GET", "/", view),
     ]
 

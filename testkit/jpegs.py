@@ -56,3 +56,32 @@ def make_frames(folder: Path, count: int, size: tuple[int, int] = (320, 240)) ->
         frames.append(data)
     assert len(set(frames)) == count
     return frames
+
+
+def scene_jpegs(count: int, size: tuple[int, int] = (1280, 720), quality: int = 85) -> list[bytes]:
+    """`count` frames of camera-like footage: a fixed textured scene, a ball moving across it, sensor noise and a
+    frame counter, so H.264 sees what it sees from a real camera (mostly still, some motion, grain)."""
+    width, height = size
+    rng = random.Random(width * height + count)
+    scene = Image.linear_gradient("L").resize(size).convert("RGB")
+    draw = ImageDraw.Draw(scene)
+    for _ in range(40):  # furniture: blocks of colour with texture
+        x, y = rng.randrange(width), rng.randrange(height)
+        w, h = rng.randrange(width // 20, width // 4), rng.randrange(height // 20, height // 4)
+        draw.rectangle((x, y, x + w, y + h), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    scene = Image.blend(scene, Image.effect_noise(size, 40).convert("RGB"), 0.05)
+    frames = []
+    radius = height // 10
+    for i in range(count):
+        image = scene.copy()
+        grain = Image.effect_noise((width // 4, height // 4), 8 + i % 5).convert("RGB").resize(size)
+        image = Image.blend(image, grain, 0.03)
+        draw = ImageDraw.Draw(image)
+        x = (i * width // 90) % (width + 2 * radius) - radius
+        y = height // 2 + round(height / 4 * ((i % 60) / 30 - 1))
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(230, 60, 40))
+        draw.text((10, 10), f"{i:06d}", fill=(255, 255, 255), font_size=max(12, height // 20))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+        frames.append(out.getvalue())
+    return frames

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from camhub.recording import Frame, Recorder
+from testkit.jpegs import make_jpeg, seeded_jpeg, tagged
 
 H0 = datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp()  # an hour boundary
+FIXTURE_0_2_0 = Path(__file__).resolve().parent / "fixtures" / "recordings-0.2.0"  # see its README.md
+
+
+def fixture_0_2_0(root: Path) -> list[bytes]:
+    """Copy the recordings 0.2.0 wrote (a torn tail included) to ``root``; returns the 80 frames it acknowledged."""
+    shutil.copytree(FIXTURE_0_2_0, root, ignore=shutil.ignore_patterns("README.md"))
+    return [tagged(seeded_jpeg(i % 8, 32), f"cam1 {i}") for i in range(80)]
 
 
 def index_rows(root: Path) -> list[tuple[str, str, float, int | None, int, int]]:
@@ -51,3 +60,22 @@ def assert_consistent(root: Path) -> dict[tuple[str, int], bytes]:
 
 async def all_frames(rec: Recorder, device: str, start: float = 0, end: float = 2e9) -> list[Frame]:
     return [frame async for frame in rec.frames(device, start, end)]
+
+
+async def record_run(
+    rec: Recorder,
+    device: str,
+    t0: float,
+    count: int,
+    fps: float,
+    *,
+    seq0: int = 0,
+    size: tuple[int, int] = (160, 120),
+) -> list[float]:
+    """``count`` labelled frames at ``fps`` from ``t0``, the capture clock agreeing with the hub's; their times."""
+    times = [t0 + i / fps for i in range(count)]
+    for i, at in enumerate(times):
+        seq = seq0 + i
+        jpeg = make_jpeg(f"{device} {seq}", size=size)
+        await rec.record(device, seq, round(10_000 + (at - H0) * 1000) % 2**29, at, jpeg)
+    return times

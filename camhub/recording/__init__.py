@@ -1,7 +1,8 @@
 """Recording: each frame of the devices that record goes to its hourly file and the index before the camera hears
 200; playback reads it back. This facade is what the hub uses; the modules beside it each do one part:
 `layout` (paths and schema), `writer` (the one thread that writes), `recovery` and `retention` (run as jobs on
-that thread), `reader` (the read side).
+that thread), `reader` (the read side: frames, what a range holds, the timeline), `timing` (times people give,
+recorded time between frames).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import TypeVar
 
 from ..config import ALL_DEVICES
 from .layout import device_dirname, is_complete_jpeg
-from .reader import Frame, Reader, Span
+from .reader import Extent, Frame, Reader, Segment, Span
 from .writer import Job, Limits, Pending, Writer
 
-__all__ = ["Frame", "Recorder", "Span"]
+__all__ = ["Extent", "Frame", "Recorder", "Segment", "Span"]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,12 @@ class Recorder:
 
     async def spans(self, device_id: str) -> list[Span]:
         return await asyncio.to_thread(self._reading().spans, device_id)
+
+    async def extent(self, device_id: str, start: float, end: float) -> Extent:
+        return await asyncio.to_thread(self._reading().extent, device_id, start, end)
+
+    async def timeline(self, device_id: str, start: float, end: float) -> list[Segment]:
+        return await asyncio.to_thread(self._reading().timeline, device_id, start, end)
 
     async def frames(self, device_id: str, start: float, end: float) -> AsyncGenerator[Frame, None]:
         """The recorded frames of one device in [start, end], in time order, read in bounded chunks."""

@@ -1,7 +1,8 @@
 "use strict";
 // One MJPEG stream for the big picture; stats come from the JSON API. A broken stream (hub restart, network)
 // is reopened after a pause; a stream the hub ended because the camera stopped is reopened when the camera's
-// frames come back.
+// frames come back. While the page shows recorded video (body data-mode="recorded", timeline.js) the live
+// stream stays closed.
 const id = decodeURIComponent(location.pathname.split("/")[2]);
 const img = document.getElementById("live");
 const streamPath = deviceUrl(id, "/stream.mjpg");
@@ -16,9 +17,14 @@ link("stream-url", streamPath);
 link("snapshot-url", snapshotPath);
 
 function openStream() {
+  if (document.body.dataset.mode === "recorded") return;
   img.src = `${streamPath}?t=${Date.now()}`;
 }
+function closeStream() {
+  img.removeAttribute("src");
+}
 img.addEventListener("error", () => {
+  if (document.body.dataset.mode === "recorded") return;
   document.getElementById("caption").textContent = "stream interrupted, reconnecting…";
   setTimeout(openStream, 2000);
 });

@@ -20,6 +20,7 @@ from microcontroller import Pin as _Pin
 from hostsim import world as _world
 from hostsim.cpenum import CPEnum
 from hostsim.frames import JpegFolder as _JpegFolder
+from hostsim.frames import Look as _Look
 from hostsim.frames import TestPattern as _TestPattern
 from hostsim.sensor import Sensor as _Sensor
 
@@ -106,10 +107,15 @@ _NOT_FOUND = "Requested resource not found"  # ESP_ERR_NOT_FOUND: the sensor did
 
 
 class _Setting:
-    """A sensor register exposed as a property, range-checked like the driver."""
+    """A sensor register exposed as a property with the OV5640 driver's range (esp32-camera sensors/ov5640.c).
 
-    def __init__(self, low: int, high: int, default: int) -> None:
-        self.low, self.high, self.default = low, high, default
+    Like common-hal/espcamera/Camera.c, a value the sensor's setter refuses raises ValueError("invalid setting");
+    `low`/`high` None: the setter takes any value (OV5640 brightness writes 0 for levels outside -3..3).
+    Knobs that change the picture re-configure the virtual sensor.
+    """
+
+    def __init__(self, low: int | None, high: int | None, default: int | bool, look: bool = False) -> None:
+        self.low, self.high, self.default, self.look = low, high, default, look
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -124,13 +130,17 @@ class _Setting:
         camera._check()
         if isinstance(self.default, bool):
             value = bool(value)
-        elif not (self.low <= int(value) <= self.high):
-            raise ValueError(f"{self.name} must be {self.low}-{self.high}")
+        else:
+            value = int(value)
+            if self.low is not None and self.high is not None and not (self.low <= value <= self.high):
+                raise ValueError("invalid setting")
         camera._settings[self.name] = value
+        if self.look:
+            camera._configure_sensor()
 
 
-def _flag(default: bool = False) -> _Setting:
-    return _Setting(0, 1, default)
+def _flag(default: bool = False, look: bool = False) -> _Setting:
+    return _Setting(0, 1, default, look)
 
 
 class Camera:
@@ -232,8 +242,11 @@ class Camera:
         size = width * height // 5
         if not _world.get().config.psram and count > 1:
             raise _espidf.MemoryError("Out of memory: more than one frame buffer needs PSRAM")
-        if size > _espidf.heap_caps_get_largest_free_block() + self.allocated_bytes():
-            raise _espidf.MemoryError(f"Out of memory: {frame_size!r} needs {size} byte frame buffers")
+        free = _espidf.heap_caps_get_largest_free_block()  # the buffers being replaced are free already
+        if count * size > free:
+            raise _espidf.MemoryError(
+                f"Out of memory: {frame_size!r} needs {count} x {size} byte frame buffers, {free} bytes free"
+            )
         self._buffers = [bytearray(size) for _ in range(count)]
         self._used = [0] * count
         now = _world.get().clock()
@@ -256,7 +269,17 @@ class Camera:
 
     def _configure_sensor(self) -> None:
         width, height = self._frame_size.size
-        self._sensor.configure(width, height, self._settings["quality"])
+        get = self._settings.get
+        look = _Look(
+            vflip=bool(get("vflip", False)),
+            hmirror=bool(get("hmirror", False)),
+            brightness=int(get("brightness", 0)),
+            contrast=int(get("contrast", 0)),
+            saturation=int(get("saturation", 0)),
+            ae_level=int(get("ae_level", 0)),
+            special_effect=int(get("special_effect", 0)),
+        )
+        self._sensor.configure(width, height, int(self._settings["quality"]), look)
 
     def _check(self) -> None:
         if self._deinited:
@@ -334,9 +357,13 @@ class Camera:
         if not 1 <= count <= 2:
             raise ValueError("framebuffer_count must be 1-2")
         self._give_back()
+        world = _world.get()
+        world.stats.reconfigures += 1
         held = self._buffers
         self._buffers = []
         try:
+            # On a board, cam_config() fails here, frees the driver and CircuitPython ignores the error (the
+            # next take() then uses the freed driver): the firmware must check PSRAM before it asks.
             self._allocate(frame_size, count)
         except BaseException:
             self._buffers = held
@@ -372,9 +399,8 @@ class Camera:
 
     @quality.setter
     def quality(self, value: int) -> None:
+        """No range check at run time (only the constructor checks 2-55): the OV5640 writes `value & 0x3F`."""
         self._check()
-        if not 2 <= value <= 55:
-            raise ValueError("quality must be 2-55")
         self._settings["quality"] = int(value)
         self._configure_sensor()
 
@@ -416,22 +442,22 @@ class Camera:
     supports_jpeg = True
     address = 0x3C
 
-    contrast = _Setting(-2, 2, 0)
-    brightness = _Setting(-2, 2, 0)
-    saturation = _Setting(-2, 2, 0)
-    sharpness = _Setting(-2, 2, 0)
+    contrast = _Setting(-3, 3, 0, look=True)
+    brightness = _Setting(None, None, 0, look=True)
+    saturation = _Setting(-4, 4, 0, look=True)
+    sharpness = _Setting(-3, 3, 0)
     denoise = _Setting(0, 8, 0)
-    ae_level = _Setting(-2, 2, 0)
+    ae_level = _Setting(-5, 5, 0, look=True)
     agc_gain = _Setting(0, 30, 0)
     aec_value = _Setting(0, 1200, 300)
-    special_effect = _Setting(0, 6, 0)
+    special_effect = _Setting(0, 6, 0, look=True)
     wb_mode = _Setting(0, 4, 0)
     colorbar = _flag()
     whitebal = _flag(True)
     gain_ctrl = _flag(True)
     exposure_ctrl = _flag(True)
-    hmirror = _flag()
-    vflip = _flag()
+    hmirror = _flag(look=True)
+    vflip = _flag(look=True)
     aec2 = _flag()
     awb_gain = _flag(True)
     dcw = _flag(True)

@@ -59,7 +59,7 @@ class Socket:
         # A shaped link (a rate or an RTT) puts threads between the board and the real socket: the writer
         # hands the send buffer's bytes over as the radio drains them, the reader stamps what arrives with
         # the time it reaches the board (arrival + RTT). Unshaped sockets talk to the real socket directly.
-        self._shaped = world.link.rate is not None or world.link.rtt > 0
+        self._shaped = world.link.shaped
         self._cond = _threading.Condition()
         self._out: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (drained at, bytes)
         self._queued = 0
@@ -175,7 +175,7 @@ class Socket:
             return count
         if world.rng.random() < _EAGAIN_CHANCE:
             raise _oserror(EAGAIN)
-        count = min(len(view), _SEND_BUFFER - self._queued)
+        count = min(len(view), _SEND_BUFFER - self._in_buffer(world))
         if count > 0 and world.rng.random() < _PARTIAL_CHANCE:
             count = world.rng.randint(1, count)
         if count <= 0:
@@ -190,6 +190,15 @@ class Socket:
             raise _oserror(EAGAIN)
         world.stats.bytes_sent += sent
         return sent
+
+    def _in_buffer(self, world: "_world.World") -> int:
+        """Bytes of this socket still in lwIP's send buffer: not yet drained onto the air by now. Counted from the
+        link's drain times, not from when the writer thread got round to them (the host may be busy)."""
+        if not self._shaped:
+            return self._queued
+        now = world.clock()
+        with self._cond:
+            return sum(len(chunk) for drained_at, chunk in self._out if drained_at > now)
 
     def _send_now(self, view: memoryview) -> int:
         try:

@@ -97,6 +97,7 @@ def firmware_files() -> dict[str, FileSource]:
         "lib/fakes.py": TESTKIT / "fakes.py",
         "lib/upload_probe.py": GUEST / "upload_probe.py",
         "lib/board_probe.py": GUEST / "board_probe.py",
+        "lib/adapt_probe.py": GUEST / "adapt_probe.py",
         "lib/soak_probe.py": GUEST / "soak_probe.py",
         **library("adafruit_requests"),
         **library("adafruit_connection_manager"),

@@ -6,6 +6,7 @@ pins and XCLK claimed until the half-built object is collected, and a retry befo
 "... in use" instead of the real cause.
 """
 
+from camstream import framesize
 from camstream.errors import CameraInitError, CameraTimeout
 
 EMPTY_STEP_AFTER = 3  # consecutive empty take()s before trading quality for smaller frames
@@ -15,6 +16,7 @@ REOPEN_AFTER = 30  # consecutive empty take()s before the camera is re-initialis
 TAKE_TIMEOUT_S = 0.5
 INIT_RETRIES = 3
 INIT_RETRY_DELAY_S = 1.0
+DMA_OVERHEAD = 16384  # per frame buffer on top of width * height / 5: a DMA half-buffer and alignment (cam_hal.c)
 
 
 def grab_mode(framebuffers):
@@ -51,12 +53,24 @@ def explain_init_error(exc, has_psram, frame_size, framebuffers):
     return "camera init failed: check pins, power and the ribbon cable (%s: %s)" % (type(exc).__name__, text)
 
 
-class Camera:
-    """Owns the one espcamera.Camera; `take()` returns take()'s memoryview or raises CameraTimeout."""
+def _same(name):
+    return name
 
-    def __init__(self, open_camera, frame_size, quality, framebuffers, has_psram, sleep, collect):
+
+class Camera:
+    """Owns the one espcamera.Camera; `take()` returns take()'s memoryview or raises CameraTimeout.
+
+    Frame size and quality change at run time (`resize()`, `set_quality()`), and so do the sensor's knobs
+    (`set_knob()`): they are kept here and applied again whenever the camera is opened again. `size_of` maps a
+    frame size name to the espcamera.FrameSize that reconfigure() takes.
+    """
+
+    def __init__(self, open_camera, frame_size, quality, framebuffers, has_psram, sleep, collect, size_of=None):
         self._open_camera = open_camera
         self._collect = collect
+        self._size_of = size_of or _same
+        self.knobs = {}
+        self.reconfigures = 0
         self.frame_size = frame_size
         self.quality = quality
         self.framebuffers = framebuffers
@@ -92,6 +106,7 @@ class Camera:
                 continue
             self._cam = cam
             self.sensor_name = getattr(cam, "sensor_name", "") or ""
+            self._apply_knobs(cam)
             print(
                 "Camera: %s ready, %s, quality %d, %d buffer(s), grab %s"
                 % (
@@ -130,6 +145,49 @@ class Camera:
             self.reopens += 1
             self.close()
         raise CameraTimeout("no frame within %.2f s (%d in a row)" % (TAKE_TIMEOUT_S, streak))
+
+    def set_quality(self, quality):
+        """JPEG quality number at once: a sensor register, no buffer is touched."""
+        if self._cam is not None:
+            self._cam.quality = quality
+        self.quality = quality
+
+    def resize(self, frame_size):
+        """reconfigure() to another frame size: it frees and re-allocates the frame buffers, so call it rarely.
+
+        A reconfigure() that raises may leave the driver half set up: the camera is then closed, and the next
+        take() opens it again at the frame size it had.
+        """
+        cam = self._cam
+        if cam is not None:
+            try:
+                cam.reconfigure(frame_size=self._size_of(frame_size))
+            except Exception:
+                self.close()
+                raise
+            self.reconfigures += 1
+            cam.quality = self.quality
+            self._apply_knobs(cam)
+        self.frame_size = frame_size
+        self.empty_streak = 0
+
+    def set_knob(self, name, value):
+        """A sensor setting (vflip, brightness, ...); the sensor raises ValueError for one it refuses."""
+        if self._cam is not None:
+            setattr(self._cam, name, value)
+        self.knobs[name] = value
+
+    def psram_shortfall(self, frame_size, largest_free_block):
+        """Bytes of PSRAM missing for `frame_size`'s buffers once the current ones are freed (0: they fit)."""
+        need = self.framebuffers * (framesize.buffer_bytes(frame_size) + DMA_OVERHEAD)
+        have = largest_free_block
+        if self._cam is not None:
+            have += self.framebuffers * (framesize.buffer_bytes(self.frame_size) + DMA_OVERHEAD)
+        return need - have if need > have else 0
+
+    def _apply_knobs(self, cam):
+        for name in self.knobs:
+            setattr(cam, name, self.knobs[name])
 
     def close(self):
         cam = self._cam

@@ -5,11 +5,14 @@ closed (or the next request on that socket reads stale bytes), and after any fai
 socket is dropped (a socket that fails while headers are parsed is never released otherwise).
 """
 
+import json
+
 from camstream.errors import HTTPStatusError, ProtocolError, classify, error_detail, printable
 
 REGISTER_PATH = "/api/v1/devices/register"
 HEARTBEAT_PATH = "/api/v1/devices/heartbeat"
-CAPABILITIES = ("jpeg", "multipart", "raw", "heartbeat")
+CAPABILITIES = ("jpeg", "multipart", "raw", "heartbeat", "settings")
+ANSWER_MAX = 8192  # a heartbeat answer carrying settings is a few hundred bytes
 
 
 class Control:
@@ -62,13 +65,22 @@ class Control:
         print("Hub: registered %s as %r at %s" % (self._device_id, name, self._server))
 
     def heartbeat(self, fields):
-        """Report liveness; a 404 means the hub forgot us, so the next step registers again."""
+        """Report liveness; returns the hub's answer (a dict; {} if it is not a JSON object).
+
+        A 404 means the hub forgot us, so the next step registers again."""
         body = {"deviceId": self._device_id, "status": "online"}
         body.update(fields)
         status, content = self._post(HEARTBEAT_PATH, body)
         if status == 404:
             self.registered = False
             print("Hub: heartbeat answered 404 (device unknown); registering again")
-            return
+            return {}
         if not 200 <= status < 300:
             raise HTTPStatusError(status, "heartbeat", error_detail(content))
+        if not content or len(content) > ANSWER_MAX:
+            return {}
+        try:
+            answer = json.loads(content)
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeError is a ValueError)
+            return {}
+        return answer if isinstance(answer, dict) else {}

@@ -85,6 +85,10 @@ def _power_camera(spec, i2c):
         raise OSError("the AXP313A power chip does not answer at I2C address 0x36")
 
 
+def _frame_size(name):
+    return getattr(espcamera.FrameSize, name)
+
+
 def _camera_opener(spec):
     def open_camera(frame_size, jpeg_quality, framebuffer_count, grab_mode):
         data = list(_pin(spec.data)) if isinstance(spec.data, str) else [_pin(n) for n in spec.data]
@@ -101,7 +105,7 @@ def _camera_opener(spec):
             powerdown_pin=_optional_pin(spec.pwdn),
             reset_pin=_optional_pin(spec.reset),
             pixel_format=espcamera.PixelFormat.JPEG,
-            frame_size=getattr(espcamera.FrameSize, frame_size),
+            frame_size=_frame_size(frame_size),
             jpeg_quality=jpeg_quality,
             framebuffer_count=framebuffer_count,
             grab_mode=getattr(espcamera.GrabMode, grab_mode),
@@ -118,6 +122,10 @@ class System:
 
     def free_psram(self):
         return espidf.heap_caps_get_free_size()
+
+    def largest_free_block(self):
+        """What one frame buffer may take (PSRAM on camera boards)."""
+        return espidf.heap_caps_get_largest_free_block()
 
     def cpu_mhz(self):
         return microcontroller.cpu.frequency // 1_000_000
@@ -174,7 +182,7 @@ def _network(cfg):
 def build(cfg):
     """A ready Streamer: WiFi first (brownouts), then the camera. Raises CameraInitError."""
     print(
-        "CamStream %s on %s: %s -> %s, %s q%d x%d buffer(s), %d fps target, %s upload"
+        "CamStream %s on %s: %s -> %s, %s q%d x%d buffer(s), %d fps target, adapt %s, %s upload"
         % (
             __version__,
             board.board_id,
@@ -184,6 +192,7 @@ def build(cfg):
             cfg.jpeg_quality,
             cfg.framebuffers,
             cfg.target_fps,
+            cfg.adapt,
             cfg.upload,
         )
     )
@@ -224,6 +233,7 @@ def build(cfg):
         _has_psram(),
         time.sleep,
         gc.collect,
+        _frame_size,
     )
     camera.open()
     control = Control(session, cfg.server, cfg.api_key, cfg.device_id, close_control_sockets, CONTROL_TIMEOUT_S)

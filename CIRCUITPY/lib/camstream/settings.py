@@ -1,15 +1,15 @@
 """settings.toml, read once and validated: a bad value stops start-up with one line naming the key."""
 
-from camstream import budget, pins, urls
+from camstream import budget, framesize, pins, urls
 
-FRAME_SIZES = (
-    "R96X96", "QQVGA", "QCIF", "HQVGA", "R240X240", "QVGA", "CIF", "HVGA", "VGA", "SVGA", "XGA",
-    "HD", "SXGA", "UXGA", "FHD", "P_HD", "P_3MP", "QXGA", "QHD", "WQXGA",
-)  # fmt: skip
+FRAME_SIZES = framesize.NAMES
+ADAPT_POLICIES = ("fps", "quality", "off")
 UPLOAD_MODES = ("multipart", "raw")
 DEVICE_ID_PREFIX = "ESP32-CAM-"
 _HIDDEN = ("CAMSTREAM_API_KEY",)
 WATCHDOG_DEFAULT_S = 30
+MIN_FRAME_SIZE_DEFAULT = "QVGA"
+MAX_QUALITY_DEFAULT = 40  # the worst JPEG quality number rate control may use: blocky, still readable
 
 
 class SettingsError(ValueError):
@@ -48,6 +48,9 @@ class Settings:
         self.target_fps = 30
         self.frame_size = "HD"
         self.jpeg_quality = 6
+        self.adapt = "fps"
+        self.min_frame_size = MIN_FRAME_SIZE_DEFAULT
+        self.max_quality = MAX_QUALITY_DEFAULT
         self.framebuffers = 2
         self.upload = "multipart"
         self.heartbeat_s = 10
@@ -151,6 +154,7 @@ def load(getenv, mac):
     cfg.target_fps = read.integer("CAMSTREAM_TARGET_FPS", 30, 1, 60)
     cfg.frame_size = read.choice("CAMSTREAM_FRAME_SIZE", "HD", FRAME_SIZES)
     cfg.jpeg_quality = read.integer("CAMSTREAM_JPEG_QUALITY", 6, 2, 55, "a whole number 2..55 (lower = better, bigger)")
+    _adaptation(read, cfg)
     cfg.framebuffers = read.integer("CAMSTREAM_FRAMEBUFFERS", 2, 1, 2)
     cfg.upload = read.choice("CAMSTREAM_UPLOAD", "multipart", UPLOAD_MODES)
     cfg.heartbeat_s = read.integer("CAMSTREAM_HEARTBEAT_S", 10, 1, 3600)
@@ -177,6 +181,31 @@ def load(getenv, mac):
         raise SettingsError("CAMSTREAM_BOARD", board, _board_choices())
     cfg.board = board
     return cfg
+
+
+def _adaptation(read, cfg):
+    """CAMSTREAM_ADAPT and the limits rate control keeps to: frame sizes down to CAMSTREAM_MIN_FRAME_SIZE,
+    quality numbers up to CAMSTREAM_MAX_JPEG_QUALITY (never better than CAMSTREAM_FRAME_SIZE/JPEG_QUALITY)."""
+    cfg.adapt = read.choice("CAMSTREAM_ADAPT", "fps", ADAPT_POLICIES)
+    smallest = read.choice("CAMSTREAM_MIN_FRAME_SIZE", None, FRAME_SIZES)
+    top = framesize.rung(cfg.frame_size)
+    if smallest is None:
+        smallest = MIN_FRAME_SIZE_DEFAULT
+        if top >= 0 and framesize.rung(smallest) > top:
+            smallest = cfg.frame_size  # a small CAMSTREAM_FRAME_SIZE is its own floor
+    elif framesize.rung(smallest) < 0:
+        raise SettingsError("CAMSTREAM_MIN_FRAME_SIZE", smallest, "a landscape size: " + ", ".join(framesize.LADDER))
+    elif top >= 0 and framesize.rung(smallest) > top:
+        raise SettingsError(
+            "CAMSTREAM_MIN_FRAME_SIZE",
+            smallest,
+            "a frame size no larger than CAMSTREAM_FRAME_SIZE (%s)" % cfg.frame_size,
+        )
+    cfg.min_frame_size = smallest
+    worst = "a whole number %d..55 (at least CAMSTREAM_JPEG_QUALITY)" % cfg.jpeg_quality
+    cfg.max_quality = read.integer(
+        "CAMSTREAM_MAX_JPEG_QUALITY", max(MAX_QUALITY_DEFAULT, cfg.jpeg_quality), cfg.jpeg_quality, 55, worst
+    )
 
 
 def _board_choices():

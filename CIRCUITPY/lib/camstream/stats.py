@@ -57,8 +57,10 @@ class Stats:
         self.errors[kind] = count
         return count
 
-    def report(self, now_ms, target_fps, free_heap, free_psram, rssi, cpu_mhz, temperature):
-        """Close the current window and return the console block as a list of `Label: value` lines."""
+    def report(self, now_ms, target_fps, adaptation, free_heap, free_psram, rssi, cpu_mhz, temperature):
+        """Close the current window and return the console block as a list of `Label: value` lines.
+
+        `adaptation` is (picture, link, last change): what rate control has made of the link."""
         window_ms = ticks.diff(now_ms, self._window_start)
         if window_ms < 1:
             window_ms = 1
@@ -85,6 +87,9 @@ class Stats:
             "Success rate: %.1f%%" % success,
             "Average frame: " + _kb(average),
             "Throughput: %.1f KB/s" % (throughput / 1024),
+            "Picture: " + adaptation[0],
+            "Link: " + adaptation[1],
+            "Last change: " + adaptation[2],
             "Free heap: " + _kb(free_heap),
             "Free PSRAM: " + ("n/a" if free_psram is None else _kb(free_psram)),
             "WiFi RSSI: " + ("n/a" if rssi is None else "%d dBm" % rssi),

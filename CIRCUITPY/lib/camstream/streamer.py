@@ -7,6 +7,8 @@ backoff; anything else (a bug) propagates so code.py prints its traceback and re
 from camstream import __version__, errors, ticks
 from camstream.backoff import Backoff
 from camstream.errors import HTTPStatusError, error_detail
+from camstream.ratecontrol import RateControl
+from camstream.remote import RemoteSettings
 from camstream.stats import Stats
 
 AUTH_RETRY_S = 4.0  # a wrong API key does not fix itself quickly: do not hammer the hub, but resume within 5 s
@@ -15,7 +17,11 @@ REMIND_MS = 30000  # and at least one every 30 s while a failure streak lasts
 
 
 class Streamer:
-    """Wires injected parts; `system` reports heap/CPU facts, `watchdog` has start/feed/stop (or None)."""
+    """Wires injected parts; `system` reports heap/CPU facts, `watchdog` has start/feed/stop (or None).
+
+    It owns the rate control (`rate`) and the settings the hub sends (`remote`), which may change the frame
+    rate and heartbeat period it keeps (`retime()`).
+    """
 
     def __init__(self, cfg, camera, uplink, control, link, system, clock, sleep, watchdog=None):
         self._cfg = cfg
@@ -29,7 +35,14 @@ class Streamer:
         self._watchdog = watchdog
         # Fed between the phases of a step, each bounded by budget.py: a phase that outlasts it is a hang.
         self._feed = watchdog.feed if watchdog is not None else _nothing
+        self.target_fps = cfg.target_fps
         self._interval_ms = 1000 // cfg.target_fps
+        self._heartbeat_ms = cfg.heartbeat_s * 1000
+        self.rate = RateControl(
+            camera, cfg.adapt, cfg.target_fps, cfg.min_frame_size, cfg.max_quality, system.largest_free_block
+        )
+        self.remote = RemoteSettings(cfg, camera, self.rate, self, system.largest_free_block)
+        self._settings_problem = ""
         self._backoff = Backoff()
         now = clock()
         self.stats = Stats(now)
@@ -72,6 +85,7 @@ class Streamer:
             self._backoff.reset()
         now = self._clock()  # one read for the stats check and the pacing: nothing slow runs between them
         self._report_if_due(now)
+        self.rate.tick(now)
         self._feed()
         if delay:
             self._sleep(delay)
@@ -105,12 +119,15 @@ class Streamer:
         if ticks.diff(now, self._next_heartbeat) >= 0:
             self._settle()
             feed()
+            report = False
             try:
-                self._heartbeat()
+                report = self._heartbeat()
             finally:
                 # Counted from when it ended: a heartbeat that blocks for its timeouts must not make the next
                 # one due at once, or frames would never get a turn while the hub hangs.
-                self._next_heartbeat = ticks.add(self._clock(), self._cfg.heartbeat_s * 1000)
+                self._next_heartbeat = ticks.add(self._clock(), self._heartbeat_ms)
+            if report:
+                self._next_heartbeat = self._clock()  # tell the hub at once what of its settings holds
             feed()
             now = self._clock()
         self._frame(now)
@@ -138,16 +155,18 @@ class Streamer:
                 "sensor": camera.sensor_name,
                 "frameSize": camera.frame_size,
                 "quality": camera.quality,
-                "targetFps": cfg.target_fps,
+                "targetFps": self.target_fps,
+                "adapt": self.rate.policy,
                 "upload": self._uplink.mode,
             },
         )
-        self._next_heartbeat = ticks.add(self._clock(), cfg.heartbeat_s * 1000)
+        self._next_heartbeat = ticks.add(self._clock(), self._heartbeat_ms)
 
     def _heartbeat(self):
+        """One heartbeat; applies the settings its answer carries. True when they changed something."""
         system = self._system
         stats = self.stats
-        self._control.heartbeat(
+        answer = self._control.heartbeat(
             {
                 "uptime": system.uptime_ms(),
                 "freeHeap": system.free_heap(),
@@ -157,10 +176,30 @@ class Streamer:
                 "framesDropped": stats.frames_dropped,
                 "frameSize": self._camera.frame_size,
                 "quality": self._camera.quality,
+                "targetFps": self.target_fps,
                 "cpuTemperature": system.cpu_temperature(),
                 "resetReason": system.reset_reason(),
+                "adapt": self.rate.report(),
+                "settings": self.remote.report(),
             }
         )
+        settings = answer.get("settings") if answer else None
+        if settings is None:
+            return False
+        try:
+            return self.remote.apply(settings)
+        except ValueError as exc:
+            problem = str(exc)
+            if problem != self._settings_problem:
+                print("Hub: settings in the heartbeat answer ignored: %s" % problem)
+            self._settings_problem = problem
+            return False
+
+    def retime(self, target_fps, heartbeat_s):
+        """A new frame rate target and heartbeat period (from the hub's settings)."""
+        self.target_fps = target_fps
+        self._interval_ms = 1000 // target_fps
+        self._heartbeat_ms = heartbeat_s * 1000
 
     def _frame(self, capture_ms):
         try:
@@ -171,7 +210,9 @@ class Streamer:
         self._feed()
         self.seq += 1
         self._refused = None
-        self._uplink.submit(frame, self.seq, capture_ms, self._answered)
+        uplink = self._uplink
+        uplink.submit(frame, self.seq, capture_ms, self._answered)
+        self.rate.sent(len(frame), uplink.send_ms)
         self._raise_refused()
 
     def _settle(self):
@@ -242,9 +283,19 @@ class Streamer:
             return
         self._next_stats = ticks.add(now, self._cfg.stats_s * 1000)
         system = self._system
+        camera = self._camera
+        rate = self.rate
+        picture = "%s q%d (adapt %s; %d change(s), %d reconfigure(s))" % (
+            camera.frame_size,
+            camera.quality,
+            rate.policy,
+            rate.changes,
+            camera.reconfigures,
+        )
         lines = self.stats.report(
             now,
-            self._cfg.target_fps,
+            self.target_fps,
+            (picture, rate.describe_link(), rate.describe_change(now)),
             system.free_heap(),
             system.free_psram(),
             self._link.rssi(),

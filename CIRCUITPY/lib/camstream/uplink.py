@@ -128,6 +128,7 @@ class FrameUplink:
         self._fell_back = False
         self.status = 0
         self.pending = 0  # bytes of the frame whose answer is still in flight (0: none)
+        self.send_ms = 0  # how long the last frame's request took to go into the socket (the link's time for it)
 
         device = device_id.encode()
         common = b"".join(
@@ -208,12 +209,19 @@ class FrameUplink:
         frame_len = len(frame)
         if not frame_len:
             raise ValueError("empty frame")
-        deadline = ticks.add(self._clock(), self._timeout_ms)
+        clock = self._clock
+        began = clock()
+        deadline = ticks.add(began, self._timeout_ms)
         earlier = self.pending
         self.pending = 0
         try:
-            sock = self._sock if earlier else self._connect(deadline)
+            if earlier:
+                sock = self._sock
+            else:
+                sock = self._connect(deadline)
+                began = clock()
             self._request(sock, frame, frame_len, seq, capture_ms, deadline)
+            self.send_ms = ticks.diff(clock(), began)
             if earlier:
                 keep = self._answer(sock, earlier, done, deadline)
                 earlier = 0
