@@ -205,9 +205,16 @@ def main() -> int:
         try:
             rows.append(runs[name]())
         except Exception as exc:  # one check's failure is its row; the others still run
-            rows.append(Row(name, False, f"{type(exc).__name__}: {exc}"))
+            rows.append(Row(name, False, _cause(exc)))
     print(table(rows))
     return 0 if all(row.ok for row in rows) else 1
+
+
+def _cause(exc: Exception, limit: int = 400) -> str:
+    """The exception's first line, and its tail where it is long (a guest's whole console would flood the table)."""
+    text = f"{type(exc).__name__}: {exc}"
+    first = text.splitlines()[0] if text else text
+    return first if len(text) <= limit or first == text else f"{first[:limit]} ... {text[-limit:]!r}"
 
 
 if __name__ == "__main__":
