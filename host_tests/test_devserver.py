@@ -3,6 +3,7 @@
 import http.client
 import json
 import socket
+import time
 
 import pytest
 
@@ -92,6 +93,9 @@ def test_rules_answer_reset_and_stall_on_cue():
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=0.3)
         with pytest.raises(TimeoutError):
             post(conn, "/api/v1/stream/stream", JPEG, content_type="image/jpeg")
+        conn.sock.sendall(b"POST /api/v1/stream/stream HTTP/1.1\r\n")  # pipelined behind it: still no answer
+        time.sleep(0.3)
+        assert server.requests()[-1].outcome == "reset"
         conn.close()  # the client gives up: the stall ends at once
         server.wait_for(lambda s: s.requests()[-1].outcome == "stalled", 5, "the stall to end")
         stalled = server.requests()[-1]

@@ -113,7 +113,14 @@ SCENARIOS = {
         drive=drive_board_faults,
         host="localhost",  # a name, so that DNS can fail
     ),
-    "server": Scenario(19, settings=["CAMSTREAM_HEARTBEAT_S=2"], drive=drive_server_faults),
+    "server": Scenario(
+        19,
+        # A link that cannot carry the target rate, as on a board: each frame's answer is read after the next
+        # frame's request went out (pipelined), so every server fault meets the socket in that state.
+        ["--link-kbps", "800"],
+        settings=["CAMSTREAM_HEARTBEAT_S=2", "CAMSTREAM_ADAPT=quality"],
+        drive=drive_server_faults,
+    ),
     "auth": Scenario(19, drive=drive_auth_faults),
     "refused": Scenario(
         10, drive=drive_refused, arm=lambda server: server.script("frame", status=415, content_type="multipart/")

@@ -307,9 +307,12 @@ class DevServer:
         if rule is not None and rule.stall_s:
             arrived = time.monotonic()
             try:
-                await asyncio.wait_for(reader.read(1), rule.stall_s)  # b"": the client gave up
+                async with asyncio.timeout(rule.stall_s):
+                    # A hung server takes in what follows (a pipelined request) and answers nothing.
+                    while await reader.read(65536):
+                        pass
             except TimeoutError:
-                pass
+                pass  # else b"": the client gave up
             self._record(
                 Request(arrived, conn, method, path, headers, body, None, "stalled", ended_at=time.monotonic())
             )
