@@ -161,6 +161,11 @@ def mutate(rng: random.Random, case: bytes) -> bytes:
     return case
 
 
+def is_head(case: bytes) -> bool:
+    """Whether the hub reads `case` as a HEAD request: HTTP servers skip empty lines before the request line."""
+    return case.lstrip(b"\r\n").startswith(b"HEAD ")
+
+
 async def _one(rng: random.Random, host: str, port: int, case: bytes, deadline_s: float, report: Report) -> None:
     """Send one case; the first answer (or the close) must come within `deadline_s`, later ones (pipelines) are
     read while they keep coming. A kept-alive connection left idle afterwards is fine: the hub's idle timeout
@@ -180,7 +185,7 @@ async def _one(rng: random.Random, host: str, port: int, case: bytes, deadline_s
         while True:
             try:
                 async with asyncio.timeout(wait):
-                    answer = await read_answer(reader, head_only=case.startswith(b"HEAD "))
+                    answer = await read_answer(reader, head_only=is_head(case))
             except TimeoutError:
                 if wait == deadline_s:
                     report.fail(f"no answer and not closed within {deadline_s} s", case)
