@@ -44,7 +44,7 @@ class Row:
     problems: list[str] = field(default_factory=list)
 
 
-def soak_fuzz(minutes: float) -> Row:
+def soak_fuzz(minutes: float, seed: int) -> Row:
     with tempfile.TemporaryDirectory(prefix="soak-fuzz-") as folder:
         hub = HubProcess(
             Path(folder),
@@ -53,7 +53,7 @@ def soak_fuzz(minutes: float) -> Row:
             env={"CAMHUB_API_KEYS": KEY},
         )
         try:
-            report = asyncio.run(fuzz.run(hub.url, KEY, minutes * 60, seed=int(time.time())))
+            report = asyncio.run(fuzz.run(hub.url, KEY, minutes * 60, seed))
         finally:
             hub.stop()
         problems = report.failures[:5]
@@ -184,12 +184,15 @@ def table(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the fuzz and the load runs")
+    parser.add_argument(
+        "--fuzz-seed", type=int, default=int(time.time()), help="the fuzzer's seed, to replay a run (default: now)"
+    )
     parser.add_argument("--kill-rounds", type=int, default=20)
     parser.add_argument("--firmware-frames", type=int, default=100_000)
     parser.add_argument("--only", default=",".join(CHECKS), help=f"comma list of {', '.join(CHECKS)}")
     args = parser.parse_args()
     runs: dict[str, Callable[[], Row]] = {
-        "fuzz": lambda: soak_fuzz(args.minutes),
+        "fuzz": lambda: soak_fuzz(args.minutes, args.fuzz_seed),
         "kill": lambda: soak_kill(args.kill_rounds),
         "idle": soak_idle,
         "load": lambda: soak_load(args.minutes),
