@@ -119,6 +119,12 @@ class Slot:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
+    def wake_if_silent(self) -> None:
+        """Fanout.tick(): wakes the viewers when no frame came since the last tick, so they look again."""
+        if self.seq == self._ticked_seq:
+            self.wake()
+        self._ticked_seq = self.seq
+
     async def variant(self, width: int | None) -> Variant:
         """The newest frame and its part, reduced to `width` when that is narrower than the frame."""
         if width is None:
@@ -213,9 +219,7 @@ class Fanout:
         for device_id, slot in self._slots.items():
             if not slot.viewers:
                 continue
-            if slot.seq == slot._ticked_seq:
-                slot.wake()
-            slot._ticked_seq = slot.seq
+            slot.wake_if_silent()
             for viewer in slot.viewers:
                 if viewer.drop_if_stuck(now, self.stall_s):
                     slot.viewers_dropped += 1
