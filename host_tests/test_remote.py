@@ -179,3 +179,22 @@ def test_a_refused_value_keeps_what_the_camera_runs():
     remote.apply({"version": 2, "values": {"frameSize": "QSXGA", "quality": 12}})
     assert "KB short" in remote.report()["refused"]["frameSize"]
     assert (camera.frame_size, camera.quality) == ("VGA", 12) and fake.reconfigured == ["VGA"]
+
+
+class BrokenReconfigure(PickyCamera):
+    def reconfigure(self, frame_size=None, **kwargs):
+        raise MemoryError("memory allocation failed")
+
+
+def test_a_failed_resize_is_refused_and_the_quality_still_holds(capsys):
+    r = Rig()
+    r.fake.__class__ = BrokenReconfigure
+    r.remote.apply({"version": 1, "values": {"frameSize": "VGA", "quality": 12}})
+    report = r.remote.report()
+    assert report["refused"]["frameSize"] == "reconfigure failed: MemoryError: memory allocation failed"
+    assert report["applied"] == {"quality": 12}
+    assert (r.camera.frame_size, r.camera.quality, r.rate.best_quality) == ("HD", 12, 12)
+    r.fake = PickyCamera([JPEG], frame_size="HD", quality=6, sensor_name="OV5640")  # the driver, built again
+    capsys.readouterr()
+    r.camera.take()
+    assert capsys.readouterr().out == "Camera: OV5640 ready, HD, quality 12, 2 buffer(s), grab LATEST\n"

@@ -214,10 +214,10 @@ class RemoteSettings:
         ceiling = wanted["frameSize"] != live["frameSize"] or wanted["quality"] != live["quality"]
         held = wanted["adapt"] != "fps"  # "quality" and "off" hold the picture set
         if ceiling or (held and (camera.frame_size, camera.quality) != (wanted["frameSize"], wanted["quality"])):
+            camera.set_quality(wanted["quality"])  # a register: it holds whether or not the resize below does
             try:
                 if wanted["frameSize"] != camera.frame_size:
                     camera.resize(wanted["frameSize"])
-                camera.set_quality(wanted["quality"])
             except Exception as exc:
                 refused["frameSize"] = "reconfigure failed: %s: %s" % (type(exc).__name__, exc)
                 explicit.pop("frameSize", None)
