@@ -1,9 +1,8 @@
 """settings.toml, read once and validated: a bad value stops start-up with one line naming the key."""
 
-from camstream import budget, framesize, pins, urls
+from camstream import budget, framesize, pins, ratecontrol, urls
 
 FRAME_SIZES = framesize.NAMES
-ADAPT_POLICIES = ("fps", "quality", "off")
 UPLOAD_MODES = ("multipart", "raw")
 DEVICE_ID_PREFIX = "ESP32-CAM-"
 _HIDDEN = ("CAMSTREAM_API_KEY",)
@@ -186,7 +185,7 @@ def load(getenv, mac):
 def _adaptation(read, cfg):
     """CAMSTREAM_ADAPT and the limits rate control keeps to: frame sizes down to CAMSTREAM_MIN_FRAME_SIZE,
     quality numbers up to CAMSTREAM_MAX_JPEG_QUALITY (never better than CAMSTREAM_FRAME_SIZE/JPEG_QUALITY)."""
-    cfg.adapt = read.choice("CAMSTREAM_ADAPT", "fps", ADAPT_POLICIES)
+    cfg.adapt = read.choice("CAMSTREAM_ADAPT", "fps", ratecontrol.POLICIES)
     smallest = read.choice("CAMSTREAM_MIN_FRAME_SIZE", None, FRAME_SIZES)
     top = framesize.rung(cfg.frame_size)
     if smallest is None:
