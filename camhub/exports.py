@@ -11,8 +11,9 @@ from aiohttp import web
 from . import validate
 from .errors import error
 from .export import FORMATS, MAX_RANGE_S, Estimate, Format, NothingRecorded, formats, plan
-from .export.jobs import ExportJob, ExportRefused, file_name
+from .export.jobs import ExportJob, ExportRefused
 from .keys import EXPORTS, RECORDER
+from .recording.layout import range_file_name
 from .recording.timing import iso, parse_time
 from .recordings import device_param, parse_range
 
@@ -133,7 +134,9 @@ async def export_now(request: web.Request) -> web.StreamResponse:
         start, end = parse_range(request.query, longest=MAX_RANGE_S)
         planned = await _plan(request, device, start, end, request.match_info["ext"])
         if request.method == "HEAD":
-            return web.Response(headers=_file_headers(planned.format, file_name(device, start, end, planned.format)))
+            return web.Response(
+                headers=_file_headers(planned.format, range_file_name(device, start, end, planned.format.extension))
+            )
         job = exports.submit(device, start, end, planned)
     except NothingRecorded as exc:
         return error(404, str(exc))

@@ -15,9 +15,9 @@ from .errors import error
 from .framing import CLOSE, CONTENT_TYPE, recorded_part_header
 from .keys import RECORDER
 from .recording import Frame
-from .recording.layout import device_dirname
+from .recording.layout import device_dirname, range_file_name
 from .recording.reader import GAP_S
-from .recording.timing import compact, iso, parse_time, recorded_step
+from .recording.timing import iso, parse_time, recorded_step
 
 MAX_SPEED = 1000.0
 MIN_SPEED = 0.01  # slower holds a connection for days per recorded second; 0 still means "as fast as possible"
@@ -165,7 +165,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         start, end = parse_range(request.query)
     except ValueError as exc:
         return error(400, str(exc))
-    name = f"{device_dirname(device)}_{compact(start)}_{compact(end)}.mjpg"
+    name = range_file_name(device, start, end, ".mjpg")
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return await _stream(request, device, start, end, 0.0, headers)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..config import Config, env_name
 from ..recording.reader import Reader
 from ..recording.timing import iso, parse_time
 from . import FORMATS, NothingRecorded, estimate
@@ -34,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("CAMHUB_DATA_DIR", "camhub-data")),
-        help="the hub's data dir [env CAMHUB_DATA_DIR; default camhub-data]",
+        default=Path(os.environ.get(env_name("--data-dir"), Config.data_dir)),
+        help=f"the hub's data dir [env {env_name('--data-dir')}; default {Config.data_dir}]",
     )
     parser.add_argument("--device", required=True, help="device id")
     parser.add_argument("--start", required=True, help="where the range starts (unix seconds or ISO 8601)")
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        result = export(reader, args.device, start, end, fmt, out, _reporter(mode, sys.stdout, sys.stderr))
+        result = export(reader, args.device, start, end, fmt, out, _reporter(mode, sys.stdout, sys.stderr), planned)
     except (NothingRecorded, ValueError, OSError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

@@ -30,7 +30,6 @@ class Output(abc.ABC):
         options = {"movflags": "+faststart"} if fmt.container == "mp4" else {}
         self.container = av.open(str(path), "w", format=fmt.container, options=options)
         self.container.metadata.update(metadata)
-        self.frames = 0
 
     @abc.abstractmethod
     def write(self, jpeg: bytes, at_ms: int, duration_ms: int) -> bool:
@@ -73,7 +72,6 @@ class Remux(Output):
         packet.is_keyframe = True
         self.container.mux(packet)
         self.last_pts = pts
-        self.frames += 1
         return True
 
 
@@ -114,7 +112,6 @@ class H264(Output):
         picture.time_base = MS
         self.durations[at_ms] = max(1, duration_ms)
         self._mux(self.stream.encode(picture))
-        self.frames += 1
         return True
 
     def close(self) -> None:

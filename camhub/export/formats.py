@@ -16,7 +16,6 @@ class Format:
     mime: str
     reencode: bool
     per_frame_bytes: int  # container overhead per frame
-    label: str
 
     def estimate(self, frames: int, source_bytes: int) -> int:
         """Expected file size for ``frames`` recorded frames of ``source_bytes`` in all."""
@@ -27,9 +26,9 @@ class Format:
 FORMATS = {
     fmt.name: fmt
     for fmt in (
-        Format("mp4", "mp4", ".mp4", "video/mp4", True, 16, "MP4 (H.264): browsers, phones, VLC, QuickTime"),
-        Format("mkv", "matroska", ".mkv", "video/x-matroska", False, 16, "MKV (original JPEG frames): VLC, ffmpeg"),
-        Format("avi", "avi", ".avi", "video/x-msvideo", False, 24, "AVI (original JPEG frames): VLC, ffmpeg, NVRs"),
+        Format("mp4", "mp4", ".mp4", "video/mp4", True, 16),
+        Format("mkv", "matroska", ".mkv", "video/x-matroska", False, 16),
+        Format("avi", "avi", ".avi", "video/x-msvideo", False, 24),
     )
 }
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import camhub
 
-from ..recording.layout import device_dirname
-from ..recording.timing import compact, iso
+from ..recording.layout import range_file_name
+from ..recording.timing import iso
 from .formats import Format
 from .plan import Estimate
 
@@ -161,7 +161,7 @@ class Exports:
                 f"{free / 1e6:.1f} MB are free (recording keeps {RESERVE_BYTES / 2**20:.0f} MiB)",
             )
         job_id = secrets.token_urlsafe(9)
-        name = file_name(device, start, end, estimate.format)
+        name = range_file_name(device, start, end, estimate.format.extension)
         job = ExportJob(
             job_id, device, start, end, estimate.format, estimate, self.folder / job_id / name, self.clock()
         )
@@ -279,11 +279,6 @@ class Exports:
     def _clear(self) -> None:
         if self.folder.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def file_name(device: str, start: float, end: float, fmt: Format) -> str:
-    """cam1_20240501T120000Z_20240501T120500Z.mp4"""
-    return f"{device_dirname(device)}_{compact(start)}_{compact(end)}{fmt.extension}"
 
 
 async def _tail(stream: asyncio.StreamReader) -> str:

@@ -19,7 +19,7 @@ from ..recording.timing import iso, recorded_step
 from . import formats
 from .encode import open_output
 from .formats import FORMATS, Format
-from .plan import NothingRecorded, estimate
+from .plan import Estimate, NothingRecorded, estimate
 
 DRIFT_S = 2.0  # the capture clock may run this far from the hub's arrival times before the hub's win
 RATE_SAMPLE = 300  # frames whose spacing gives the typical rate
@@ -68,10 +68,12 @@ def export(
     fmt: Format,
     out: Path,
     progress: Callable[[Progress], None] | None = None,
+    planned: Estimate | None = None,
 ) -> Result:
-    """Write the device's frames in [start, end] to ``out`` (through ``out``.part, renamed when complete)."""
+    """Write the device's frames in [start, end] to ``out`` (through ``out``.part, renamed when complete);
+    ``planned`` is the range's estimate when the caller already has it."""
     began = time.monotonic()
-    planned = estimate(reader, device, start, end, fmt)
+    planned = planned or estimate(reader, device, start, end, fmt)
     median, fast = typical_steps(reader.clock_sample(device, start, end, RATE_SAMPLE))
     rate = max(1, round(1 / (fast if fmt.container == "avi" else median)))
     part = out.with_name(out.name + ".part")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..jpeg import EOI, SOI
+from .timing import compact
 
 MAX_DEVICE_DIR = 200  # bytes; file systems allow 255 per name
 INDEX = "index.db"
@@ -54,6 +55,11 @@ CREATE TABLE IF NOT EXISTS recording(
     enabled INTEGER NOT NULL
 );
 """
+
+
+def range_file_name(device_id: str, start: float, end: float, extension: str) -> str:
+    """What a download or an export of [start, end] is called: cam1_20240501T120000Z_20240501T120500Z.mp4"""
+    return f"{device_dirname(device_id)}_{compact(start)}_{compact(end)}{extension}"
 
 
 def device_dirname(device_id: str) -> str:
