@@ -23,7 +23,7 @@ from . import validate
 from .errors import ApiError
 from .keys import CLOCK, CONFIG, REGISTRY, SETTINGS
 from .registry import Device
-from .settings_store import Desired, SettingsStore
+from .settings_store import Desired, SettingsStore, reported_version
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +122,10 @@ def validate_settings(body: dict[str, Any]) -> dict[str, Any]:
 def _reported(device: Device) -> dict[str, Any] | None:
     """The settings report of the camera's last heartbeat, only in its expected shape."""
     report = device.heartbeat_extra.get("settings")
-    if not isinstance(report, dict):
+    if not isinstance(report, dict) or (version := reported_version(report)) is None:
         return None
-    version = report.get("version")
     applied, refused = report.get("applied"), report.get("refused")
-    if isinstance(version, bool) or not isinstance(version, int) or not isinstance(applied, dict):
+    if not isinstance(applied, dict):
         return None
     return {
         "version": version,

@@ -109,9 +109,10 @@ class _Stream:
                 continue
             self.slot.count_sent(self.seen)
             data = part if self.sent else PREAMBLE + part  # a copy of the first part only
-            self.seen, self.sent, due = seq, self.sent + 1, loop.time() + self.period
+            now = loop.time()
+            self.seen, self.sent, due = seq, self.sent + 1, now + self.period
             # Not a timer per part: Fanout.tick() aborts a write stuck for stall_s.
-            viewer.writing_since = loop.time()
+            viewer.writing_since = now
             await response.write(data)
             viewer.writing_since = None
             if viewer.stalled:

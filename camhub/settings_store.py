@@ -26,6 +26,12 @@ _UPSERT = (
 )
 
 
+def reported_version(report: object) -> int | None:
+    """The settings version a heartbeat's report names, if it is one (an int, not a bool)."""
+    version = report.get("version") if isinstance(report, dict) else None
+    return None if isinstance(version, bool) or not isinstance(version, int) else version
+
+
 @dataclass(frozen=True)
 class Desired:
     version: int = 0
@@ -79,11 +85,9 @@ class SettingsStore:
         """What a heartbeat's answer adds: the settings, when the camera reports another version than ours.
 
         A camera that reports no version (firmware without remote settings) is sent nothing."""
-        if not isinstance(report, dict):
-            return {}
-        version = report.get("version")
+        version = reported_version(report)
         desired = self.get(device_id)
-        if isinstance(version, bool) or not isinstance(version, int) or version == desired.version:
+        if version is None or version == desired.version:
             return {}
         return {"settings": {"version": desired.version, "values": desired.values}}
 

@@ -11,7 +11,7 @@ const apiBase = `/api/v1/devices/${encodeURIComponent(id)}`;
 const el = Object.fromEntries(["rec-toggle", "rec-summary", "rec-error", "no-spans", "view-prev", "view-next",
   "view-title", "zoom-in", "zoom-out", "view-length", "timeline", "ticks", "segments", "cursor", "hover",
   "prev-span", "next-span", "pause", "seek-time", "seek-go", "speed", "mode-live", "mode-recorded", "position",
-  "live", "playback", "player-caption", "export-start", "export-end", "export-start-here", "export-end-here",
+  "playback", "player-caption", "export-start", "export-end", "export-start-here", "export-end-here",
   "export-format", "export-go", "export-estimate", "exports", "export-video"]
   .map((k) => [k, document.getElementById(k)]));
 
@@ -181,7 +181,6 @@ function setMode(mode) {
 
 function setState(state, caption) {
   player.state = state;
-  el.playback.dataset.state = state;
   el.pause.disabled = state !== "playing" && state !== "paused";
   el.pause.textContent = state === "paused" ? "Resume" : "Pause";
   if (caption !== undefined) el["player-caption"].textContent = caption;
@@ -263,7 +262,7 @@ async function readParts(reader, signal, onPart) {
       const end = indexOf(buf, CRLF2);
       if (end >= 0) {
         const lines = decoder.decode(buf.subarray(0, end)).split("\r\n").filter((line) => line);
-        buf = buf.slice(end + 4);
+        buf = buf.subarray(end + 4);
         const headers = {};
         for (const line of lines) {
           const colon = line.indexOf(":");
@@ -275,8 +274,8 @@ async function readParts(reader, signal, onPart) {
         continue;
       }
     } else if (buf.length >= need.length) {
-      onPart(need.headers, buf.slice(0, need.length));
-      buf = buf.slice(need.length);
+      onPart(need.headers, buf.subarray(0, need.length)); // a view: buf is replaced, never written into
+      buf = buf.subarray(need.length);
       need = null;
       continue;
     }
