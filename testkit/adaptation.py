@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from hostsim.frames import frame_note
+from hostsim.link import parse_schedule
 from testkit.boards import Board
 from testkit.devserver import DevServer
 
@@ -142,8 +143,7 @@ class AdaptiveBoard:
         started = self.board.find("[hostsim] start ")
         assert started is not None, self.board.text
         t0 = started[0]
-        first_rate = float(self.schedule.split(",")[0].split("@")[0])
-        steps = [(0.0, first_rate)]
+        steps = [(0.0, parse_schedule(self.schedule)[0][1])]
         adapt_lines = []
         for at, line in self.board.lines:
             step = _STEP.match(line)

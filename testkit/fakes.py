@@ -463,10 +463,9 @@ class FakeNetwork:
 class FakeSystem:
     """The firmware's board facts (camstream.device.System) with fixed values; counts collect() calls."""
 
-    def __init__(self, free_heap=100000, free_psram=2000000, temperature=40.5, largest_free_block=None):
+    def __init__(self, free_heap=100000, free_psram=2000000, temperature=40.5):
         self._free_heap = free_heap
         self._free_psram = free_psram
-        self._largest = free_psram if largest_free_block is None else largest_free_block
         self._temperature = temperature
         self.collects = 0
 
@@ -477,7 +476,7 @@ class FakeSystem:
         return self._free_psram
 
     def largest_free_block(self):
-        return self._largest
+        return self._free_psram
 
     def cpu_mhz(self):
         return 240

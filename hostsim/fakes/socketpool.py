@@ -62,7 +62,6 @@ class Socket:
         self._shaped = world.link.shaped
         self._cond = _threading.Condition()
         self._out: _collections.deque[tuple[float, bytes]] = _collections.deque()  # (drained at, bytes)
-        self._queued = 0
         self._writer: _threading.Thread | None = None
         self._reader: _threading.Thread | None = None
         self._reader_done = False
@@ -195,7 +194,7 @@ class Socket:
         """Bytes of this socket still in lwIP's send buffer: not yet drained onto the air by now. Counted from the
         link's drain times, not from when the writer thread got round to them (the host may be busy)."""
         if not self._shaped:
-            return self._queued
+            return 0  # unshaped bytes go straight to the real socket
         now = world.clock()
         with self._cond:
             return sum(len(chunk) for drained_at, chunk in self._out if drained_at > now)
@@ -211,7 +210,6 @@ class Socket:
     def _enqueue(self, world: "_world.World", drained_at: float, chunk: bytes) -> None:
         with self._cond:
             self._out.append((drained_at, chunk))
-            self._queued += len(chunk)
             if self._writer is None:
                 self._writer = _threading.Thread(
                     target=self._write_out, args=(world,), name="hostsim-socket-writer", daemon=True
@@ -237,7 +235,6 @@ class Socket:
                 self._broken = self._push(chunk)
             with self._cond:
                 self._out.popleft()
-                self._queued -= len(chunk)
                 self._cond.notify_all()
 
     def _push(self, chunk: bytes) -> int | None:
