@@ -30,11 +30,14 @@ REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
 )
-# asyncio accepts up to the listen backlog in one go before any connection's close (deferred to the next turn of
-# the loop) gives its descriptor back; the listener's backlog is kept to this.
+# asyncio accepts up to the listen backlog in one turn of the loop; the listener's backlog is kept to this.
 ACCEPT_BATCH = 128
-# Descriptors kept free of connections: one accept batch, the recording files, SQLite and the process itself.
-FD_RESERVE = ACCEPT_BATCH + MAX_OPEN_FILES + 64
+# An accepted socket reaches the gate two turns after accept() (the accepting task starts, then connection_made
+# runs), and the idle connection it evicts gives its descriptor back one turn later: while a flood keeps the
+# backlog full, three batches are accepted before the first batch's evictions close.
+ACCEPT_PIPELINE = 3
+# Descriptors kept free of connections: the accept pipeline, the recording files, SQLite and the process itself.
+FD_RESERVE = ACCEPT_PIPELINE * ACCEPT_BATCH + MAX_OPEN_FILES + 64
 LOG_EVERY_S = 10.0
 
 
