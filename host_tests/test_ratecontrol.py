@@ -131,7 +131,8 @@ def test_scene_that_grows_more_than_predicted_does_not_oscillate():
 
 def test_frame_sizes_the_psram_cannot_hold_are_never_stepped_up_to():
     sim = Sim([(0, 250), (15, 2000)], free=200_000).run(40)
-    assert (framesize.rung(size) < framesize.rung("HD") for t, size, _ in sim.delivered if t > 20)
+    late = [size for t, size, _ in sim.delivered if t > 20]
+    assert late and all(framesize.rung(size) < framesize.rung("HD") for size in late), set(late)
 
 
 def test_portrait_size_adapts_quality_only():
