@@ -46,8 +46,12 @@ cvlc-user:
 
 setup-test: $(STAMP) .cpstubs/.installed testkit/mpwasm/node_modules/.installed /usr/bin/chromium $(CLIENTS) cvlc-user
 
+# CircuitPython's own core for the firmware tests: the caller's CAMSTREAM_CIRCUITPYTHON, else the team's build
+# that .ci/circuitpython-core finds; with neither, those tests skip with a message naming the variable.
+CIRCUITPYTHON_CORE = CAMSTREAM_CIRCUITPYTHON="$${CAMSTREAM_CIRCUITPYTHON:-$$(.ci/circuitpython-core)}"
+
 test: setup-test
-	$(BIN)/pytest -q
+	$(CIRCUITPYTHON_CORE) $(BIN)/pytest -q
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -67,7 +71,7 @@ bench: $(STAMP) testkit/mpwasm/node_modules/.installed /usr/bin/ffmpeg
 
 # The long forms of the endurance tests and one table of their figures (bench/soak.py).
 soak: setup-test
-	CAMSTREAM_CIRCUITPYTHON="$${CAMSTREAM_CIRCUITPYTHON:-$$(.ci/circuitpython-core)}" $(BIN)/python -m bench.soak
+	$(CIRCUITPYTHON_CORE) $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .cpstubs testkit/mpwasm/node_modules camhub-data test-output
