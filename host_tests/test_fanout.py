@@ -13,9 +13,9 @@ from camhub.framing import BOUNDARY, CLOSE
 from camhub.keys import FANOUT
 from testkit.hubs import KEY, HubProcess, hub_config, post_frame, running_hub
 from testkit.jpegs import make_jpeg
+from testkit.viewers import BIG, stalled_viewer, wait_for
 
 FRAMES = [make_jpeg(f"frame {n}", size=(320, 240), noise=30 + n) for n in range(8)]
-BIG = [make_jpeg(f"big {n}", size=(640, 480), quality=60, noise=20 + n) for n in range(4)]  # ~70 KB each
 
 
 async def read_part(content: aiohttp.StreamReader) -> tuple[dict[str, str], bytes]:
@@ -36,23 +36,6 @@ async def open_stream(client, url, device="cam1"):
     assert response.headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     assert await response.content.readline() == f"--{BOUNDARY}\r\n".encode()
     return response
-
-
-async def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-def stalled_viewer(url: str, device: str = "cam1") -> socket.socket:
-    """A viewer that asks for the stream and then never reads: tiny receive window, nothing consumed."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
-    sock.sendall(f"GET /devices/{device}/stream.mjpg HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    return sock
 
 
 async def camera_rate(client, url, seconds, frames=BIG):

@@ -17,6 +17,7 @@ from camhub.keys import FANOUT
 from testkit import lag
 from testkit.hubs import KEY, ThreadedHub, hub_config, post_frame
 from testkit.jpegs import make_jpeg
+from testkit.viewers import BIG, stalled_viewer, wait_for
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by make test")
 HD = make_jpeg("hd", size=(1280, 720), quality=60, noise=20)
@@ -50,8 +51,6 @@ def test_opencv_with_100_ms_of_work_per_frame_gets_fresh_frames(lag_hub, coded_f
 
 
 async def test_a_stalled_viewer_shows_in_the_metrics_with_the_kernel_queue(hub, client):
-    from host_tests.test_fanout import BIG, stalled_viewer, wait_for
-
     await post_frame(client, hub.url, BIG[0], seq=0)
     slot = hub.app[FANOUT].peek("cam1")
     sock = stalled_viewer(hub.url)
