@@ -166,3 +166,17 @@ def test_the_hub_knows_the_firmwares_frame_sizes():
     from camstream import framesize
 
     assert camera_settings.FRAME_SIZES == framesize.NAMES and camera_settings.LADDER == framesize.LADDER
+
+
+def test_the_hub_offers_exactly_the_settings_the_firmware_applies_in_its_ranges():
+    """A key, choice or bound only one side knows is a setting the page offers that every camera refuses."""
+    from camstream import ratecontrol, remote
+
+    assert set(FIELDS) == set(remote.KEYS)
+    assert FIELDS["adapt"].choices == ratecontrol.POLICIES
+    for key, (low, high) in remote.NUMBERS.items():
+        assert (FIELDS[key].low, FIELDS[key].high) == (low, high), key
+    for key in remote.KNOBS:
+        if FIELDS[key].kind == "int":  # the widest range of any sensor the firmware knows
+            lows, highs = zip(*(ranges[key] for ranges in remote.SENSOR_RANGES.values()), strict=True)
+            assert (FIELDS[key].low, FIELDS[key].high) == (min(lows), max(highs)), key
