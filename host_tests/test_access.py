@@ -6,6 +6,7 @@ import pytest
 
 from camhub.access import METRICS, OPERATOR, VIEWER, required_role
 from testkit.hubs import KEY, post_frame
+from testkit.rawhttp import send
 
 
 def basic(password, user="viewer"):
@@ -97,6 +98,17 @@ async def test_changes_need_the_operator_password(hub_factory, client):
     assert (await toggle(client, url, True, {"Authorization": "Bearer change"}))[0] == 200
     async with client.get(f"{url}/api/v1/devices", headers=basic("change")) as response:
         assert response.status == 200  # one login in the browser serves viewing too
+
+
+async def test_undecodable_credentials_are_a_401_not_a_crash(hub_factory):
+    """Issue 10: byte 0xff in Authorization was a 500 with a traceback (the key's twin is in test_auth)."""
+    url = (await hub_factory(view_password="look", operator_password="change", metrics_token="scrape")).url
+    values = (b"Basic \xff\xfe", b"Basic " + base64.b64encode(b"viewer:\xff"), b"Bearer \xff", b"\xff")
+    for value in values:
+        for method, path in (("GET", "/api/v1/devices"), ("GET", "/metrics"), ("PUT", "/api/v1/devices/cam1/settings")):
+            headers = {"Authorization": value, "Content-Type": "application/json"}
+            answer = await send(url, method, path, headers, b'{"vflip": true}')
+            assert answer.status == 401 and b"error" in answer.body, (value, path, answer.status, answer.body)
 
 
 async def test_operator_password_alone_leaves_viewing_open(hub_factory, client):
