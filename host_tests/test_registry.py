@@ -109,6 +109,21 @@ async def test_a_failed_save_is_kept_reported_and_retried(registry, tmp_path, mo
     assert rows(tmp_path) == [("cam1", 2, 0)]
 
 
+async def test_a_final_save_that_fails_is_logged_and_shutdown_goes_on(registry, monkeypatch, caplog):
+    """Issue 10: SIGTERM after a failed save ended the hub with exit status 1 and no word of what was lost."""
+    await registry.register("cam1", "Cam", "camera", "", [])
+    registry.frame("cam1", 1, None, 1000, 16, 16, registry.clock.now)
+
+    def full_disk(rows):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(registry, "_write", full_disk)
+    await registry.close()  # raises nothing: the hub's shutdown goes on to the recorder and exits 0
+    assert "registry: 1 devices' latest changes are not saved: OperationalError: database or disk is full" in (
+        caplog.text
+    )
+
+
 async def test_a_new_device_is_saved_at_once(registry, tmp_path):
     """A camera killed seconds after its first frame must not vanish from the registry while its recordings stay."""
     registry.frame("fresh", 1, None, 1000, 16, 16, registry.clock.now)
