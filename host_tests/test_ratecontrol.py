@@ -148,3 +148,16 @@ def test_small_frames_step_up_one_rung_at_a_time_when_the_link_cannot_be_measure
     sim.run(25)
     assert sim.camera.frame_size == "HD"
     assert [size for size in dict.fromkeys(s for _, s, _ in sim.delivered)][:3] == ["HD", "QQVGA", "QCIF"]
+
+
+def test_a_step_down_never_picks_a_bigger_frame_size_the_psram_cannot_hold():
+    """From SVGA q6 under an HD ceiling, the step down's search starts at HD: HD q31 is fewer bytes than SVGA q6."""
+    sim = Sim([(0, 700)], free=100_000).run(1)  # SVGA's buffers freed, HD's are 75 KB short
+    sim.camera.resize("SVGA")
+    sim.camera.quality = 6
+    sim.rate.restart()
+    start, taken = sim.t, len(sim.delivered)
+    sim.run(start + 20)
+    late = [size for _, size, _ in sim.delivered[taken:]]
+    assert late and "HD" not in late, set(late)
+    assert sim.fps_between(start + 5, start + 20) >= 0.9 * 20

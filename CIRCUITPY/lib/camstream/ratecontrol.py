@@ -253,21 +253,25 @@ class RateControl:
 
     def _best_under(self, average, budget, up, now):
         """(size, quality, predicted bytes): the best picture predicted within `budget` bytes; the worst allowed
-        picture if none is. Stepping up, barred pictures and frame sizes PSRAM cannot hold are skipped."""
+        picture if none is. Frame sizes PSRAM cannot hold are skipped, and barred pictures when stepping up or to
+        a bigger frame size: the search starts at the ceiling, so even a step down may pick a bigger size at a
+        worse quality number."""
         camera = self._camera
         size, quality = camera.frame_size, camera.quality
+        here = framesize.rung(size)
         worst = self.worst_quality
         top, bottom = self._rungs()
         rung = top
         while True:
             new_size = framesize.LADDER[rung] if rung >= 0 else size
-            if not up or self._fits(new_size):
+            if self._fits(new_size):
                 limit = framesize.buffer_bytes(new_size) * 9 // 10  # no closer to a frame buffer overflow
+                check_bars = up or rung > here
                 new_quality = self.best_quality
                 while new_quality <= worst:
                     predicted = predict(average, size, quality, new_size, new_quality)
                     if predicted <= budget and predicted <= limit:
-                        if not (up and self._barred_from(new_size, new_quality, now)):
+                        if not (check_bars and self._barred_from(new_size, new_quality, now)):
                             return new_size, new_quality, predicted
                     new_quality += 1
             if rung <= bottom:
