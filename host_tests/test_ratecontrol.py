@@ -151,7 +151,8 @@ def test_small_frames_step_up_one_rung_at_a_time_when_the_link_cannot_be_measure
 
 
 def test_a_step_down_never_picks_a_bigger_frame_size_the_psram_cannot_hold():
-    """From SVGA q6 under an HD ceiling, the step down's search starts at HD: HD q31 is fewer bytes than SVGA q6."""
+    """From SVGA q6 under an HD ceiling the step down's search starts at HD, where a worse quality number is fewer
+    bytes than SVGA q6."""
     sim = Sim([(0, 700)], free=100_000).run(1)  # SVGA's buffers freed, HD's are 75 KB short
     sim.camera.resize("SVGA")
     sim.camera.quality = 6

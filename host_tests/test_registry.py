@@ -89,14 +89,16 @@ def test_device_id_rules(value, ok):
     assert (device_id_problem(value) is None) == ok
 
 
+def full_disk(rows):
+    """Registry._write on a disk that is full."""
+    raise sqlite3.OperationalError("database or disk is full")
+
+
 async def test_a_failed_save_is_kept_reported_and_retried(registry, tmp_path, monkeypatch):
     """Issue 10: one failed save used to end the periodic saving for good and drop what it held."""
     await registry.register("cam1", "Cam", "camera", "", [])
     registry.frame("cam1", 1, None, 1000, 16, 16, registry.clock.now)
     write = registry._write
-
-    def full_disk(rows):
-        raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(registry, "_write", full_disk)
     assert await registry.flush() is False
@@ -113,9 +115,6 @@ async def test_a_final_save_that_fails_is_logged_and_shutdown_goes_on(registry, 
     """Issue 10: SIGTERM after a failed save ended the hub with exit status 1 and no word of what was lost."""
     await registry.register("cam1", "Cam", "camera", "", [])
     registry.frame("cam1", 1, None, 1000, 16, 16, registry.clock.now)
-
-    def full_disk(rows):
-        raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(registry, "_write", full_disk)
     await registry.close()  # raises nothing: the hub's shutdown goes on to the recorder and exits 0
